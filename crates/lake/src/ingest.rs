@@ -1,0 +1,663 @@
+//! The ingest pipeline: CloudTrail log files in, `kms_events` Parquet files out.
+//!
+//! Sources are taken in key order and grouped into *windows* by estimated decompressed size.
+//! The files of a window are parsed in parallel (one per core), then merged in key order:
+//! deduplicated on (account, event id, key), sorted by time per partition and written as one
+//! file per partition per window. A window's files are named from the identities of its
+//! sources, so the same input always produces the same names and bytes: a retried or replayed
+//! ingest overwrites instead of duplicating. A file larger than the whole-buffer bound is a
+//! window of its own and streams, flushing rows to numbered parts to keep memory flat.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, BooleanArray};
+use arrow::compute::{concat_batches, filter_record_batch};
+use arrow::record_batch::RecordBatch;
+use rayon::prelude::*;
+use trail::event::{is_dry_run, is_trail_log_read, key_id_of};
+use trail::{
+    parse_record, read_log_bytes, read_log_stream, FileError, KmsEvent, ObjectKind, RawRecord, ReadLimits,
+    RecordOutcome,
+};
+use xxhash_rust::xxh3::{xxh3_128, xxh3_64, Xxh3};
+
+use crate::builder::EventBuilder;
+use crate::partition::Partition;
+use crate::quarantine::{self, QuarantineEntry, QuarantinedRecord};
+use crate::schema::{col, kms_events_schema};
+use crate::store::{Store, StoreError};
+use crate::writer::{encode_parquet, sort_by_time};
+use crate::LakeError;
+
+/// Tuning of the pipeline; the defaults bound memory to roughly `2 × flush_bytes` plus one
+/// whole-buffer file per core.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    pub limits: ReadLimits,
+    /// Estimated decompressed bytes per window (gzip counts as 10× its size).
+    pub window_bytes: u64,
+    /// Row bytes buffered before partitions are written out as parts.
+    pub flush_bytes: usize,
+    /// Compressed objects up to this size are read into memory whole; larger ones stream.
+    pub in_memory_max: u64,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            limits: ReadLimits::default(),
+            window_bytes: 192 << 20,
+            flush_bytes: 32 << 20,
+            in_memory_max: 8 << 20,
+        }
+    }
+}
+
+/// A log file to ingest.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub store: Arc<dyn Store>,
+    pub key: String,
+    pub size: u64,
+    pub etag: Option<String>,
+}
+
+impl Source {
+    pub fn location(&self) -> String {
+        self.store.location(&self.key)
+    }
+
+    fn estimated_json_bytes(&self) -> u64 {
+        if self.key.ends_with(".gz") {
+            self.size.saturating_mul(10)
+        } else {
+            self.size
+        }
+    }
+}
+
+/// Counts of one ingest run. `kms_events` counts events, `rows` counts lake rows (a ReEncrypt
+/// event is one row per key).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IngestSummary {
+    pub files: u64,
+    pub skipped: u64,
+    pub records: u64,
+    pub kms_events: u64,
+    pub rows: u64,
+    pub duplicates: u64,
+    pub quarantined: u64,
+    pub quarantined_files: u64,
+    pub quarantined_records: u64,
+    pub trail_log_reads: u64,
+    pub dry_runs: u64,
+    pub output_files: u64,
+    pub input_bytes: u64,
+}
+
+/// A source that could not be ingested, with the reason and whether a retry can help.
+#[derive(Debug, Clone)]
+pub struct SourceFailure {
+    pub object: String,
+    pub key: String,
+    pub reason: String,
+    pub retryable: bool,
+}
+
+/// What an ingest did.
+#[derive(Debug, Default)]
+pub struct IngestReport {
+    pub summary: IngestSummary,
+    /// Sources refused as a whole (quarantined unless retryable).
+    pub failures: Vec<SourceFailure>,
+    /// Lake keys written.
+    pub written: Vec<String>,
+}
+
+/// Progress callback: (files done, files total).
+pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
+
+/// Ingests into one lake; deduplicates across everything it is given during its lifetime.
+#[derive(Debug)]
+pub struct Ingestor {
+    lake: Arc<dyn Store>,
+    opts: IngestOptions,
+    /// Rows already landed: (account, event id, key).
+    seen: HashSet<u128>,
+    /// Events already counted: (account, event id).
+    seen_events: HashSet<u128>,
+}
+
+impl Ingestor {
+    pub fn new(lake: Arc<dyn Store>, opts: IngestOptions) -> Self {
+        Ingestor { lake, opts, seen: HashSet::new(), seen_events: HashSet::new() }
+    }
+
+    /// Ingests every log file among `sources`; other objects are skipped and counted.
+    /// Bad files are quarantined and listed in the report; an error return means the lake
+    /// could not be written.
+    pub fn ingest(&mut self, mut sources: Vec<Source>, progress: Progress<'_>) -> Result<IngestReport, LakeError> {
+        let mut report = IngestReport::default();
+        sources.sort_by_key(Source::location);
+        sources.dedup_by_key(|s| s.location());
+        let mut logs = Vec::with_capacity(sources.len());
+        for source in sources {
+            match ObjectKind::of(&source.key).skip_reason() {
+                None => logs.push(source),
+                Some(reason) => {
+                    tracing::info!(object = %source.location(), reason, "skipped on purpose");
+                    report.summary.skipped += 1;
+                }
+            }
+        }
+        let total = logs.len() as u64;
+        let mut done = 0u64;
+        for window in self.plan_windows(&logs) {
+            let window = &logs[window];
+            if window.len() == 1 && window[0].size > self.opts.in_memory_max {
+                self.ingest_streamed(&window[0], &mut report)?;
+            } else {
+                self.ingest_window(window, &mut report)?;
+            }
+            done += window.len() as u64;
+            progress(done, total);
+        }
+        report.summary.quarantined = report.summary.quarantined_files + report.summary.quarantined_records;
+        report.summary.output_files = report.written.len() as u64;
+        Ok(report)
+    }
+
+    /// Splits sources (in order) into windows; large files stand alone.
+    fn plan_windows(&self, logs: &[Source]) -> Vec<std::ops::Range<usize>> {
+        let mut windows = Vec::new();
+        let mut start = 0;
+        let mut bytes = 0u64;
+        for (i, s) in logs.iter().enumerate() {
+            let alone = s.size > self.opts.in_memory_max;
+            if i > start && (alone || bytes + s.estimated_json_bytes() > self.opts.window_bytes) {
+                windows.push(start..i);
+                start = i;
+                bytes = 0;
+            }
+            bytes += s.estimated_json_bytes();
+            if alone {
+                windows.push(start..i + 1);
+                start = i + 1;
+                bytes = 0;
+            }
+        }
+        if start < logs.len() {
+            windows.push(start..logs.len());
+        }
+        windows
+    }
+
+    fn ingest_window(&mut self, window: &[Source], report: &mut IngestReport) -> Result<(), LakeError> {
+        let limits = self.opts.limits;
+        let parsed: Vec<(u128, Result<FileRows, SourceFailure>)> = window
+            .par_iter()
+            .map(|source| match source.store.get_bytes(&source.key) {
+                Ok(bytes) => {
+                    let identity = source_identity(source, Some(&bytes));
+                    let location = source.location();
+                    let mut rows = FileRows::new(location.clone());
+                    let result = read_log_bytes(&bytes, &limits, |r| rows.add(r, &limits));
+                    (identity, finish_file(result, rows, source))
+                }
+                Err(e) => (source_identity(source, None), Err(read_failure(source, &e))),
+            })
+            .collect();
+
+        let batch_id = batch_id(parsed.iter().map(|(id, _)| *id));
+        let mut writer = WindowWriter::new(batch_id, self.opts.flush_bytes);
+        for (source, (identity, result)) in window.iter().zip(parsed) {
+            report.summary.input_bytes += source.size;
+            match result {
+                Ok(mut rows) => {
+                    report.summary.files += 1;
+                    self.quarantine_records(&mut rows, identity, report)?;
+                    rows.count_into(&mut report.summary);
+                    let mut inserted = Vec::new();
+                    for (partition, batch) in rows.batches.drain(..) {
+                        self.dedup_into(&mut writer, partition, &batch, &mut report.summary, &mut inserted)?;
+                    }
+                    writer.maybe_flush(&*self.lake, &mut report.written)?;
+                }
+                Err(failure) => self.refuse(source, identity, failure, report)?,
+            }
+        }
+        writer.flush(&*self.lake, &mut report.written)
+    }
+
+    /// One large file, streamed: rows flow into the window writer as the parser produces them.
+    fn ingest_streamed(&mut self, source: &Source, report: &mut IngestReport) -> Result<(), LakeError> {
+        report.summary.input_bytes += source.size;
+        let identity = match source.etag {
+            Some(_) => source_identity(source, None),
+            None => match hash_stream(source) {
+                Ok(id) => id,
+                Err(e) => {
+                    let failure = read_failure(source, &e);
+                    return self.refuse(source, source_identity(source, None), failure, report);
+                }
+            },
+        };
+        let reader = match source.store.get(&source.key) {
+            Ok(r) => r,
+            Err(e) => {
+                let failure = read_failure(source, &e);
+                return self.refuse(source, identity, failure, report);
+            }
+        };
+        let mut writer = WindowWriter::new(batch_id([identity]), self.opts.flush_bytes);
+        let limits = self.opts.limits;
+        let flush_rows = (self.opts.flush_bytes / 4).max(1 << 20);
+        let mut rows = FileRows::new(source.location());
+        let mut written_here = Vec::new();
+        let mut inserted = Vec::new();
+        let mut summary = IngestSummary::default();
+        let mut sink_error: Option<LakeError> = None;
+        let result = read_log_stream(reader, &limits, |r| {
+            rows.add(r, &limits);
+            if rows.bytes() >= flush_rows && sink_error.is_none() {
+                for (partition, batch) in rows.take_batches() {
+                    if let Err(e) = self.dedup_into(&mut writer, partition, &batch, &mut summary, &mut inserted) {
+                        sink_error = Some(e);
+                    }
+                }
+                if let Err(e) = writer.maybe_flush(&*self.lake, &mut written_here) {
+                    sink_error = Some(e);
+                }
+            }
+        });
+        if let Some(e) = sink_error {
+            return Err(e);
+        }
+        match finish_file(result, rows, source) {
+            Ok(mut rows) => {
+                report.summary.files += 1;
+                self.quarantine_records(&mut rows, identity, report)?;
+                rows.count_into(&mut report.summary);
+                for (partition, batch) in rows.batches.drain(..) {
+                    self.dedup_into(&mut writer, partition, &batch, &mut summary, &mut inserted)?;
+                }
+                writer.flush(&*self.lake, &mut written_here)?;
+                report.summary.kms_events += summary.kms_events;
+                report.summary.rows += summary.rows;
+                report.summary.duplicates += summary.duplicates;
+                report.written.extend(written_here);
+                Ok(())
+            }
+            Err(failure) => {
+                // The file is refused whole: take back the parts already written and the
+                // events already marked as seen, so nothing of it stays half-landed.
+                for key in &written_here {
+                    self.lake.delete(key)?;
+                }
+                // Row and event hashes share the list: row hashes include a key id (never
+                // empty), event hashes an empty one, so each removal hits only its own set.
+                for h in inserted {
+                    self.seen.remove(&h);
+                    self.seen_events.remove(&h);
+                }
+                self.refuse(source, identity, failure, report)
+            }
+        }
+    }
+
+    /// Drops rows already seen (same account, event id and key) and hands the rest to `writer`.
+    fn dedup_into(
+        &mut self,
+        writer: &mut WindowWriter,
+        partition: Partition,
+        batch: &RecordBatch,
+        summary: &mut IngestSummary,
+        inserted: &mut Vec<u128>,
+    ) -> Result<(), LakeError> {
+        let ids = batch.column_by_name(col::EVENT_ID).expect("event_id").as_string::<i32>();
+        let accounts = batch.column_by_name(col::ACCOUNT_ID).expect("account_id").as_string::<i32>();
+        let mut keep = Vec::with_capacity(batch.num_rows());
+        let mut dropped = 0u64;
+        let mut events = 0u64;
+        for i in 0..batch.num_rows() {
+            let account = if accounts.is_null(i) { "" } else { accounts.value(i) };
+            let h = dedup_hash(account, ids.value(i), &partition.key_id);
+            let new = self.seen.insert(h);
+            if new {
+                inserted.push(h);
+                // A ReEncrypt is one event in two rows: count it on whichever row lands first.
+                let event = dedup_hash(account, ids.value(i), "");
+                if self.seen_events.insert(event) {
+                    inserted.push(event);
+                    events += 1;
+                }
+            } else {
+                dropped += 1;
+            }
+            keep.push(new);
+        }
+        summary.duplicates += dropped;
+        summary.rows += batch.num_rows() as u64 - dropped;
+        summary.kms_events += events;
+        let batch = if dropped == 0 { batch.clone() } else { filter_record_batch(batch, &BooleanArray::from(keep))? };
+        if batch.num_rows() > 0 {
+            writer.add(partition, batch);
+        }
+        Ok(())
+    }
+
+    fn quarantine_records(
+        &self,
+        rows: &mut FileRows,
+        identity: u128,
+        report: &mut IngestReport,
+    ) -> Result<(), LakeError> {
+        if rows.bad.is_empty() {
+            return Ok(());
+        }
+        for bad in &rows.bad {
+            tracing::warn!(object = %rows.location, record_index = bad.index, reason = %bad.reason, "record quarantined");
+        }
+        report.summary.quarantined_records += rows.bad.len() as u64;
+        let entry = QuarantineEntry {
+            object: rows.location.clone(),
+            reason: None,
+            records: std::mem::take(&mut rows.bad),
+            quarantined_at: now_rfc3339(),
+        };
+        quarantine::write_entry(&*self.lake, &format!("{identity:032x}"), &entry)
+    }
+
+    /// Records a source refused as a whole: quarantined when the data is at fault, reported
+    /// either way so a queue can retry or dead-letter it.
+    fn refuse(
+        &self,
+        source: &Source,
+        identity: u128,
+        failure: SourceFailure,
+        report: &mut IngestReport,
+    ) -> Result<(), LakeError> {
+        tracing::error!(object = %failure.object, reason = %failure.reason, retryable = failure.retryable, "file not ingested");
+        if !failure.retryable {
+            report.summary.quarantined_files += 1;
+            let entry = QuarantineEntry {
+                object: source.location(),
+                reason: Some(failure.reason.clone()),
+                records: Vec::new(),
+                quarantined_at: now_rfc3339(),
+            };
+            quarantine::write_entry(&*self.lake, &format!("{identity:032x}"), &entry)?;
+        }
+        report.failures.push(failure);
+        Ok(())
+    }
+}
+
+fn dedup_hash(account: &str, event_id: &str, key_id: &str) -> u128 {
+    let mut h = Xxh3::new();
+    h.update(account.as_bytes());
+    h.update(&[0]);
+    h.update(event_id.as_bytes());
+    h.update(&[0]);
+    h.update(key_id.as_bytes());
+    h.digest128()
+}
+
+/// Identity of a source's content: its ETag when the store has one, else a hash of its bytes.
+fn source_identity(source: &Source, bytes: Option<&[u8]>) -> u128 {
+    match (&source.etag, bytes) {
+        (Some(etag), _) => xxh3_128(format!("etag\0{etag}\0{}", source.size).as_bytes()),
+        (None, Some(b)) => xxh3_128(b),
+        (None, None) => xxh3_128(format!("key\0{}\0{}", source.location(), source.size).as_bytes()),
+    }
+}
+
+fn hash_stream(source: &Source) -> Result<u128, StoreError> {
+    let mut reader = source.store.get(&source.key)?;
+    let mut h = Xxh3::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match std::io::Read::read(&mut reader, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => h.update(&buf[..n]),
+            Err(e) => {
+                return Err(StoreError {
+                    op: "read",
+                    location: source.location(),
+                    message: e.to_string(),
+                    kind: crate::store::StoreErrorKind::Transient,
+                })
+            }
+        }
+    }
+    Ok(h.digest128())
+}
+
+/// Name stem of a window's files: a hash of its sources' identities, in order.
+fn batch_id(identities: impl IntoIterator<Item = u128>) -> String {
+    let mut h = Xxh3::new();
+    for id in identities {
+        h.update(&id.to_le_bytes());
+    }
+    format!("{:032x}", h.digest128())
+}
+
+fn read_failure(source: &Source, e: &StoreError) -> SourceFailure {
+    SourceFailure {
+        object: source.location(),
+        key: source.key.clone(),
+        reason: e.to_string(),
+        retryable: e.is_retryable() || e.is_not_found(),
+    }
+}
+
+fn finish_file(result: Result<u64, FileError>, mut rows: FileRows, source: &Source) -> Result<FileRows, SourceFailure> {
+    match result {
+        Ok(records) => {
+            rows.records = records;
+            rows.finish_builders();
+            Ok(rows)
+        }
+        Err(e) => Err(SourceFailure {
+            object: source.location(),
+            key: source.key.clone(),
+            reason: e.to_string(),
+            retryable: e.is_retryable(),
+        }),
+    }
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Rows of one file, grouped by partition.
+struct FileRows {
+    location: String,
+    slots: Vec<Slot>,
+    index: HashMap<u64, Vec<usize>>,
+    batches: Vec<(Partition, RecordBatch)>,
+    bad: Vec<QuarantinedRecord>,
+    records: u64,
+    trail_log_reads: u64,
+    dry_runs: u64,
+    day_cache: Option<(i64, String)>,
+}
+
+struct Slot {
+    key_arn: Option<String>,
+    principal: String,
+    day: i64,
+    partition: Partition,
+    builder: EventBuilder,
+}
+
+impl FileRows {
+    fn new(location: String) -> Self {
+        FileRows {
+            location,
+            slots: Vec::new(),
+            index: HashMap::new(),
+            batches: Vec::new(),
+            bad: Vec::new(),
+            records: 0,
+            trail_log_reads: 0,
+            dry_runs: 0,
+            day_cache: None,
+        }
+    }
+
+    fn add(&mut self, record: RawRecord<'_>, limits: &ReadLimits) {
+        match parse_record(record.raw, limits) {
+            RecordOutcome::NotKms => {}
+            RecordOutcome::Kms(event) => self.add_event(&event),
+            RecordOutcome::Bad(issue) => self.bad.push(QuarantinedRecord {
+                index: record.index,
+                reason: issue.to_string(),
+                excerpt: quarantine::excerpt(record.raw.get()),
+            }),
+        }
+    }
+
+    fn add_event(&mut self, event: &KmsEvent<'_>) {
+        if is_dry_run(event.error_code.as_deref()) {
+            self.dry_runs += 1;
+        }
+        if is_trail_log_read(event.encryption_context.as_deref()) {
+            self.trail_log_reads += 1;
+        }
+        let day = event.event_time.day_number();
+        if event.key_arns.is_empty() {
+            let slot = self.slot(None, &event.principal_arn, day, event);
+            self.slots[slot].builder.append(event, None, &self.location);
+        } else {
+            for key in &event.key_arns {
+                let slot = self.slot(Some(key), &event.principal_arn, day, event);
+                self.slots[slot].builder.append(event, Some(key), &self.location);
+            }
+        }
+    }
+
+    fn slot(&mut self, key_arn: Option<&str>, principal: &str, day: i64, event: &KmsEvent<'_>) -> usize {
+        let h = {
+            let mut h = Xxh3::new();
+            h.update(key_arn.unwrap_or("\u{0}none").as_bytes());
+            h.update(&[0]);
+            h.update(principal.as_bytes());
+            h.update(&day.to_le_bytes());
+            h.digest()
+        };
+        if let Some(candidates) = self.index.get(&h) {
+            for &i in candidates {
+                let s = &self.slots[i];
+                if s.day == day && s.key_arn.as_deref() == key_arn && s.principal == principal {
+                    return i;
+                }
+            }
+        }
+        let dt = match &self.day_cache {
+            Some((d, text)) if *d == day => text.clone(),
+            _ => {
+                let text = event.event_time.day();
+                self.day_cache = Some((day, text.clone()));
+                text
+            }
+        };
+        let partition = Partition::new(key_arn.map(key_id_of).filter(|k| !k.is_empty()), principal, &dt);
+        self.slots.push(Slot {
+            key_arn: key_arn.map(str::to_owned),
+            principal: principal.to_owned(),
+            day,
+            partition,
+            builder: EventBuilder::default(),
+        });
+        let i = self.slots.len() - 1;
+        self.index.entry(h).or_default().push(i);
+        let _ = xxh3_64; // hashing of slots uses the streaming hasher above
+        i
+    }
+
+    fn bytes(&self) -> usize {
+        self.slots.iter().map(|s| s.builder.bytes()).sum()
+    }
+
+    /// Finishes the builders holding rows into batches, keeping the slots for more rows.
+    fn finish_builders(&mut self) {
+        for s in &mut self.slots {
+            if s.builder.rows() > 0 {
+                self.batches.push((s.partition.clone(), s.builder.finish()));
+            }
+        }
+    }
+
+    fn take_batches(&mut self) -> Vec<(Partition, RecordBatch)> {
+        self.finish_builders();
+        std::mem::take(&mut self.batches)
+    }
+
+    fn count_into(&self, summary: &mut IngestSummary) {
+        summary.records += self.records;
+        summary.trail_log_reads += self.trail_log_reads;
+        summary.dry_runs += self.dry_runs;
+    }
+}
+
+/// Buffers a window's rows per partition and writes them as sorted Parquet files.
+struct WindowWriter {
+    batch_id: String,
+    flush_bytes: usize,
+    buffered: HashMap<Partition, Vec<RecordBatch>>,
+    buffered_bytes: usize,
+    parts: HashMap<Partition, u32>,
+}
+
+impl WindowWriter {
+    fn new(batch_id: String, flush_bytes: usize) -> Self {
+        WindowWriter { batch_id, flush_bytes, buffered: HashMap::new(), buffered_bytes: 0, parts: HashMap::new() }
+    }
+
+    fn add(&mut self, partition: Partition, batch: RecordBatch) {
+        self.buffered_bytes += batch.get_array_memory_size();
+        self.buffered.entry(partition).or_default().push(batch);
+    }
+
+    fn maybe_flush(&mut self, lake: &dyn Store, written: &mut Vec<String>) -> Result<(), LakeError> {
+        if self.buffered_bytes >= self.flush_bytes {
+            self.flush(lake, written)?;
+        }
+        Ok(())
+    }
+
+    /// Writes every buffered partition as its next part, partitions in parallel.
+    fn flush(&mut self, lake: &dyn Store, written: &mut Vec<String>) -> Result<(), LakeError> {
+        let mut work: Vec<(Partition, Vec<RecordBatch>)> = self.buffered.drain().collect();
+        work.sort_by(|a, b| a.0.cmp(&b.0));
+        self.buffered_bytes = 0;
+        let named: Vec<(String, Vec<RecordBatch>)> = work
+            .into_iter()
+            .map(|(p, batches)| {
+                let part = self.parts.entry(p.clone()).or_insert(0);
+                let key = format!("{}{}-{:04}.parquet", p.dir(), self.batch_id, part);
+                *part += 1;
+                (key, batches)
+            })
+            .collect();
+        let keys: Vec<Result<String, LakeError>> = named
+            .into_par_iter()
+            .map(|(key, batches)| {
+                let merged = concat_batches(&kms_events_schema(), &batches)?;
+                drop(batches);
+                let sorted = sort_by_time(&merged)?;
+                drop(merged);
+                let bytes = encode_parquet(&[sorted])?;
+                lake.put(&key, &bytes)?;
+                Ok(key)
+            })
+            .collect();
+        for key in keys {
+            written.push(key?);
+        }
+        Ok(())
+    }
+}

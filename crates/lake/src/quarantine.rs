@@ -1,0 +1,55 @@
+//! Quarantine: bad files and bad records are listed under `LAKE/_quarantine/`, never dropped.
+
+use serde::Serialize;
+
+use crate::store::Store;
+use crate::LakeError;
+
+/// Folder of quarantine entries.
+pub const QUARANTINE_PREFIX: &str = "_quarantine/";
+/// Bytes of a bad record kept in its entry (the source object keeps the rest).
+pub const EXCERPT_BYTES: usize = 1024;
+
+/// One quarantined object: the whole file, or the records of it that could not be used.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuarantineEntry {
+    /// `s3://bucket/key` or local path of the source.
+    pub object: String,
+    /// Why the whole file was refused; `None` when only some records were.
+    pub reason: Option<String>,
+    /// Records set aside from an otherwise good file.
+    pub records: Vec<QuarantinedRecord>,
+    /// When the object was first quarantined (RFC 3339, UTC). Re-ingesting the same object
+    /// keeps the first entry, so a rerun leaves the lake unchanged.
+    pub quarantined_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QuarantinedRecord {
+    /// Index in the file's `Records` array.
+    pub index: u64,
+    pub reason: String,
+    /// The record's first bytes.
+    pub excerpt: String,
+}
+
+/// Key of the entry for a source with identity `identity_hex`.
+pub fn entry_key(identity_hex: &str) -> String {
+    format!("{QUARANTINE_PREFIX}{identity_hex}.json")
+}
+
+/// Writes an entry unless one already exists for the same source.
+pub fn write_entry(lake: &dyn Store, identity_hex: &str, entry: &QuarantineEntry) -> Result<(), LakeError> {
+    let body = serde_json::to_vec_pretty(entry).expect("quarantine entry serializes");
+    lake.put_if_absent(&entry_key(identity_hex), &body)?;
+    Ok(())
+}
+
+/// The first `EXCERPT_BYTES` of `text`, cut on a character boundary.
+pub fn excerpt(text: &str) -> String {
+    let mut end = text.len().min(EXCERPT_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
