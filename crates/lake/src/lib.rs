@@ -8,6 +8,7 @@ pub mod builder;
 pub mod ingest;
 pub mod partition;
 pub mod quarantine;
+pub mod read;
 pub mod schema;
 pub mod store;
 pub mod writer;
