@@ -20,7 +20,7 @@ use trail::{
     parse_record, read_log_bytes, read_log_stream, FileError, KmsEvent, ObjectKind, RawRecord, ReadLimits,
     RecordOutcome,
 };
-use xxhash_rust::xxh3::{xxh3_128, xxh3_64, Xxh3};
+use xxhash_rust::xxh3::{xxh3_128, Xxh3};
 
 use crate::builder::EventBuilder;
 use crate::partition::Partition;
@@ -200,8 +200,7 @@ impl Ingestor {
             .map(|source| match source.store.get_bytes(&source.key) {
                 Ok(bytes) => {
                     let identity = source_identity(source, Some(&bytes));
-                    let location = source.location();
-                    let mut rows = FileRows::new(location.clone());
+                    let mut rows = FileRows::new(source.location());
                     let result = read_log_bytes(&bytes, &limits, |r| rows.add(r, &limits));
                     (identity, finish_file(result, rows, source))
                 }
@@ -574,7 +573,6 @@ impl FileRows {
         });
         let i = self.slots.len() - 1;
         self.index.entry(h).or_default().push(i);
-        let _ = xxh3_64; // hashing of slots uses the streaming hasher above
         i
     }
 

@@ -5,6 +5,7 @@
 //! another [`store::Store`] implemented in the `aws` crate.
 
 pub mod builder;
+pub mod compact;
 pub mod ingest;
 pub mod partition;
 pub mod quarantine;

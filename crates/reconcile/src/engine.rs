@@ -117,7 +117,7 @@ pub struct Stats {
     pub denied: u64,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct JobRec {
     arn: String,
     name: String,
@@ -128,20 +128,20 @@ struct JobRec {
     end: Option<i64>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct KeyRec {
     in_use: bool,
     in_scope: bool,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Req {
     job: u32,
     key_arn: String,
     purposes: Vec<Purpose>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum PMatch {
     Prefix(String),
     Role(String),
@@ -168,7 +168,7 @@ impl PMatch {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct AllowRec {
     principal: PMatch,
     /// `None`: any key.
@@ -195,7 +195,7 @@ enum PClass {
     Other,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct PInfo {
     class: PClass,
     role: Option<u32>,
@@ -223,7 +223,7 @@ struct Row<'a> {
 
 /// Streams `kms_events` batches against expectations; memory is bounded by the number of jobs,
 /// keys and distinct principals, not by the number of events.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Reconciler {
     run_id: String,
     from: i64,
@@ -689,14 +689,7 @@ impl Reconciler {
                         let d = match job {
                             Some(j) => {
                                 let jr = &self.jobs[j as usize];
-                                format!(
-                                    "{name} outside the window of {} job {} ({} .. {}, slack {}s)",
-                                    jr.kind,
-                                    jr.name,
-                                    fmt_ms(jr.start),
-                                    jr.end.map_or("open".to_owned(), fmt_ms),
-                                    self.slack / 1000
-                                )
+                                format!("{name} outside the window (± slack) of {} job {}", jr.kind, jr.name)
                             }
                             None => format!("{name} outside every job window"),
                         };
@@ -706,6 +699,22 @@ impl Reconciler {
             }
         }
         Ok(())
+    }
+
+    /// Folds in a reconciler built from the same expectations and options that observed other
+    /// batches.
+    pub fn merge(&mut self, other: Reconciler) {
+        assert_eq!(self.done.len(), other.done.len(), "merging reconcilers of different expectations");
+        for (d, o) in self.done.iter_mut().zip(&other.done) {
+            *d |= *o;
+        }
+        self.findings.extend(other.findings);
+        let s = &mut self.stats;
+        s.rows += other.stats.rows;
+        s.in_range += other.stats.in_range;
+        s.dry_run += other.stats.dry_run;
+        s.trail_reads += other.stats.trail_reads;
+        s.denied += other.stats.denied;
     }
 
     /// Decides `missing-usage` and returns every finding, ordered by event time, event ID, rule,

@@ -273,14 +273,14 @@ impl Job {
         if self.status_excuses_missing_usage() {
             return false;
         }
-        let by_kind = match (self.kind, purpose) {
-            (JobKind::Training, Purpose::Volume | Purpose::Output) => true,
-            (JobKind::Processing, Purpose::Volume) => true,
-            (JobKind::Transform, Purpose::Volume | Purpose::Output) => true,
-            (JobKind::Endpoint, Purpose::Endpoint) => true,
-            (JobKind::Notebook, Purpose::Notebook) => true,
-            _ => false,
-        };
+        let by_kind = matches!(
+            (self.kind, purpose),
+            (JobKind::Training, Purpose::Volume | Purpose::Output)
+                | (JobKind::Processing, Purpose::Volume)
+                | (JobKind::Transform, Purpose::Volume | Purpose::Output)
+                | (JobKind::Endpoint, Purpose::Endpoint)
+                | (JobKind::Notebook, Purpose::Notebook)
+        );
         by_kind && !(purpose.is_s3() && self.all_buckets_use_bucket_keys())
     }
 }

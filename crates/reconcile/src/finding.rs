@@ -180,4 +180,26 @@ mod tests {
         }
         assert!(Severity::High > Severity::Medium && Severity::Medium > Severity::Low);
     }
+
+    #[test]
+    fn finding_json_round_trip() {
+        let f = Finding {
+            rule: Rule::MissingUsage,
+            severity: Severity::Medium,
+            key_arn: Some("arn:aws:kms:us-east-1:1:key/k".into()),
+            principal_arn: Some("arn:aws:iam::1:role/r".into()),
+            event_id: None,
+            event_time: DateTime::from_timestamp_millis(1_741_942_780_125),
+            job_arn: Some("arn:aws:sagemaker:us-east-1:1:training-job/j".into()),
+            detail: "d".into(),
+            event_name: None,
+            account_id: Some("1".into()),
+            run_id: "r".into(),
+        };
+        let j = serde_json::to_value(&f).unwrap();
+        assert_eq!(j["rule"], "missing-usage");
+        assert_eq!(j["event_id"], serde_json::Value::Null);
+        assert_eq!(j["event_time"], "2025-03-14T08:59:40.125Z");
+        assert_eq!(serde_json::from_value::<Finding>(j).unwrap(), f);
+    }
 }

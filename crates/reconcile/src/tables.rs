@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::expectations::Expectations;
+use crate::finding::Finding;
 
 /// One row of `expectations`: a (job, key, purpose); a job with no key has one row with
 /// `key_arn`/`purpose` null (it still defines an active window for its role).
@@ -197,4 +198,47 @@ pub fn keys_batch(e: &Expectations) -> RecordBatch {
         strs(rows.iter().map(|r| r.alias.as_deref())),
     ];
     RecordBatch::try_new(keys_schema(), cols).expect("keys batch matches its schema")
+}
+
+/// Schema of the `findings` table (`LAKE/findings/dt=<YYYY-MM-DD>/<run>.parquet`): the fields of
+/// [`Finding`], `event_time` as a UTC millisecond timestamp.
+pub fn findings_schema() -> SchemaRef {
+    let s = |n: &str, null: bool| Field::new(n, DataType::Utf8, null);
+    Arc::new(Schema::new(vec![
+        s("rule", false),
+        s("severity", false),
+        s("key_arn", true),
+        s("principal_arn", true),
+        s("event_id", true),
+        Field::new("event_time", ts(), true),
+        s("job_arn", true),
+        s("detail", false),
+        s("event_name", true),
+        s("account_id", true),
+        s("run_id", false),
+    ]))
+}
+
+/// Findings as one batch of the `findings` table.
+pub fn findings_batch(findings: &[Finding]) -> RecordBatch {
+    let f = findings;
+    let cols: Vec<ArrayRef> = vec![
+        strs(f.iter().map(|x| Some(x.rule.name()))),
+        strs(f.iter().map(|x| Some(x.severity.as_str()))),
+        strs(f.iter().map(|x| x.key_arn.as_deref())),
+        strs(f.iter().map(|x| x.principal_arn.as_deref())),
+        strs(f.iter().map(|x| x.event_id.as_deref())),
+        Arc::new(
+            f.iter()
+                .map(|x| x.event_time.map(|t| t.timestamp_millis()))
+                .collect::<TimestampMillisecondArray>()
+                .with_timezone("UTC"),
+        ),
+        strs(f.iter().map(|x| x.job_arn.as_deref())),
+        strs(f.iter().map(|x| Some(x.detail.as_str()))),
+        strs(f.iter().map(|x| x.event_name.as_deref())),
+        strs(f.iter().map(|x| x.account_id.as_deref())),
+        strs(f.iter().map(|x| Some(x.run_id.as_str()))),
+    ];
+    RecordBatch::try_new(findings_schema(), cols).expect("findings batch matches its schema")
 }

@@ -70,10 +70,17 @@ fn findings_are_deterministic_whatever_the_batching() {
 }
 
 #[test]
-fn print_findings() {
+fn sharded_and_merged_equals_single() {
     let s = generate(&ScenarioSpec::default());
-    eprintln!("records {}", s.records.len());
-    for f in run(&s, 1000) {
-        eprintln!("{} {:?} {:?} {:?} {}", f.rule, f.event_id, f.key_arn, f.job_arn, f.detail);
+    let single = run(&s, 300);
+    let base = Reconciler::new(&s.expectations, s.options("test-run")).unwrap();
+    let mut shards = [base.clone(), base.clone(), base];
+    for (i, b) in common::batches(&s.records, 300).iter().enumerate() {
+        shards[i % 3].observe(b).unwrap();
     }
+    let [mut a, b, c] = shards;
+    a.merge(b);
+    a.merge(c);
+    assert_eq!(a.stats().rows as usize, common::all_rows(&s.records).len());
+    assert_eq!(a.finish(), single);
 }

@@ -196,7 +196,7 @@ impl Gen {
     }
 
     /// Writes the record; returns its eventID.
-    fn emit(&mut self, e: Ev) -> String {
+    fn emit(&mut self, e: &Ev) -> String {
         let id = self.uuid();
         let request_id = self.uuid();
         let (identity, host) = match &e.who {
@@ -387,12 +387,12 @@ impl Gen {
                 let mut e = Ev::new(start - Duration::minutes(self.rng.random_range(1..10)), "CreateGrant", who, v);
                 e.key_param = Some(v.clone());
                 e.grantee = Some("sagemaker.amazonaws.com".into());
-                self.emit(e);
+                self.emit(&e);
             } else {
                 let t = start + Duration::minutes(self.rng.random_range(0..5));
                 let mut e = Ev::new(t, "GenerateDataKeyWithoutPlaintext", Who::Service("ec2.amazonaws.com"), v);
                 e.context = Some(("aws:ebs:id", format!("vol-{:017x}", self.rng.random::<u64>() >> 4)));
-                self.emit(e);
+                self.emit(&e);
             }
         }
         if let (Some(o), Some(end), true) = (&j.keys.output, end, output_write) {
@@ -404,18 +404,18 @@ impl Gen {
             e.key_param = Some(k.clone());
             e.context =
                 Some(("aws:s3:arn", format!("arn:aws:s3:::ml-artifacts-{ACCOUNT}/{}/output/model.tar.gz", j.name)));
-            self.emit(e);
+            self.emit(&e);
             // A late write inside the slack (eventTime after the end, before end + slack).
             if self.rng.random_bool(0.3) {
                 let who = self.s3(&j.role_arn);
                 let mut e = Ev::new(end + Duration::minutes(self.rng.random_range(1..10)), "GenerateDataKey", who, &k);
                 e.region = region;
-                e.key_param = Some(k.clone());
+                e.key_param = Some(k);
                 e.context = Some((
                     "aws:s3:arn",
                     format!("arn:aws:s3:::ml-artifacts-{ACCOUNT}/{}/output/output.tar.gz", j.name),
                 ));
-                self.emit(e);
+                self.emit(&e);
             }
         }
     }
@@ -445,9 +445,9 @@ impl Gen {
         };
         e.context = Some(("aws:s3:arn", obj));
         if name == "GenerateDataKey" {
-            e.key_param = Some(k.clone());
+            e.key_param = Some(k);
         }
-        self.emit(e);
+        self.emit(&e);
     }
 }
 
@@ -715,7 +715,7 @@ pub fn generate(spec: &ScenarioSpec) -> Scenario {
         JobKind::Endpoint,
         "trap-open-endpoint",
         &model_role,
-        JobKeys { endpoint: Some(k_ep.clone()), data_capture: Some(k_dc.clone()), ..Default::default() },
+        JobKeys { endpoint: Some(k_ep), data_capture: Some(k_dc.clone()), ..Default::default() },
         from - Duration::days(20),
         None,
         Vec::new(),
@@ -725,7 +725,7 @@ pub fn generate(spec: &ScenarioSpec) -> Scenario {
         JobKind::Notebook,
         "trap-open-notebook",
         &nb_role,
-        JobKeys { notebook: Some(k_nb.clone()), ..Default::default() },
+        JobKeys { notebook: Some(k_nb), ..Default::default() },
         from + Duration::hours(5),
         None,
         Vec::new(),
@@ -760,12 +760,12 @@ pub fn generate(spec: &ScenarioSpec) -> Scenario {
     let who = g.s3(&r_ow);
     let mut e = Ev::new(j_ow.window.end.expect("end") + Duration::minutes(10), "GenerateDataKey", who, &k_out);
     e.context = Some(s3_ctx("ml-artifacts", "planted-outside-window/late.json"));
-    g.emit(e);
+    g.emit(&e);
     let who = g.s3(&r_ow);
     let mut e = Ev::new(j_ow.window.end.expect("end") + Duration::hours(2), "GenerateDataKey", who, &k_out);
     e.key_param = Some(k_out.clone());
     e.context = Some(s3_ctx("ml-artifacts", "planted-outside-window/extra.json"));
-    let id = g.emit(e);
+    let id = g.emit(&e);
     g.plant(
         Rule::OutsideJobWindow,
         Some(id),
@@ -780,7 +780,7 @@ pub fn generate(spec: &ScenarioSpec) -> Scenario {
     let who = g.s3(&r_uk);
     let mut e = Ev::new(day(2, 3), "Decrypt", who, &k_dc);
     e.context = Some(s3_ctx("ml-capture", "endpoint/capture.jsonl"));
-    let id = g.emit(e);
+    let id = g.emit(&e);
     g.plant(
         Rule::UnexpectedKey,
         Some(id),
@@ -809,7 +809,7 @@ pub fn generate(spec: &ScenarioSpec) -> Scenario {
     e.source_ip = Some("10.0.12.34".into());
     e.tls = Some("TLSv1.3");
     e.context = Some(("purpose", "checkpoint".into()));
-    let id = g.emit(e);
+    let id = g.emit(&e);
     g.plant(
         Rule::DirectUse,
         Some(id),
@@ -823,7 +823,7 @@ pub fn generate(spec: &ScenarioSpec) -> Scenario {
     let who = g.s3(&analyst);
     let mut e = Ev::new(day(1, 9), "Decrypt", who, &k_out);
     e.context = Some(s3_ctx("ml-artifacts", "train-00001/output/model.tar.gz"));
-    let id = g.emit(e);
+    let id = g.emit(&e);
     g.plant(
         Rule::UnexpectedPrincipal,
         Some(id),
@@ -842,7 +842,7 @@ pub fn generate(spec: &ScenarioSpec) -> Scenario {
     e.key_param = Some("alias/ml-output".into());
     e.source_ip = Some("198.51.100.77".into());
     e.tls = Some("TLSv1.3");
-    let id = g.emit(e);
+    let id = g.emit(&e);
     g.plant(
         Rule::UnexpectedPrincipal,
         Some(id),
@@ -857,7 +857,7 @@ pub fn generate(spec: &ScenarioSpec) -> Scenario {
     let mut e = Ev::new(day(2, 7), "Decrypt", who, &k_dc);
     e.context = Some(s3_ctx("ml-capture", "endpoint/capture.jsonl"));
     e.error = Some(("AccessDenied", format!("User: arn:aws:sts::{ACCOUNT}:assumed-role/{}/SageMaker is not authorized to perform: kms:Decrypt on resource: {k_dc} because no identity-based policy allows the kms:Decrypt action", role_name(&train_roles[0]))));
-    let id = g.emit(e);
+    let id = g.emit(&e);
     g.plant(
         Rule::AccessDenied,
         Some(id),
@@ -871,7 +871,7 @@ pub fn generate(spec: &ScenarioSpec) -> Scenario {
     e.source_ip = Some("198.51.100.77".into());
     e.tls = Some("TLSv1.3");
     e.error = Some(("AccessDeniedException", "denied".into()));
-    let id = g.emit(e);
+    let id = g.emit(&e);
     g.plant(Rule::AccessDenied, Some(id), Some(&k_out), None, Some(&analyst), "analyst denied (AccessDeniedException)");
 
     // --- planted: long-term-credentials (IAM user access key, through EBS, a key outside the audit)
@@ -884,7 +884,7 @@ pub fn generate(spec: &ScenarioSpec) -> Scenario {
     );
     e.key_param = Some("alias/aws/ebs".into());
     e.context = Some(("aws:ebs:id", "vol-0cfb133e847d28be9".into()));
-    let id = g.emit(e);
+    let id = g.emit(&e);
     g.plant(Rule::LongTermCredentials, Some(id), Some(&k_ebs), None, Some(&alice), "IAM user access key AKIA…");
 
     // --- planted: weak-tls (an allow-listed admin's DescribeKey over TLS 1.1)
@@ -897,7 +897,7 @@ pub fn generate(spec: &ScenarioSpec) -> Scenario {
     e.key_param = Some(k_out.clone());
     e.tls = Some("TLSv1.1");
     e.source_ip = Some("198.51.100.23".into());
-    let id = g.emit(e);
+    let id = g.emit(&e);
     g.plant(Rule::WeakTls, Some(id), Some(&k_out), None, Some(&key_admin), "TLSv1.1");
 
     // --- planted: key-lifecycle
@@ -906,7 +906,7 @@ pub fn generate(spec: &ScenarioSpec) -> Scenario {
     e.key_param = Some(k_vol2.rsplit('/').next().expect("id").to_owned());
     e.tls = Some("TLSv1.3");
     e.source_ip = Some("198.51.100.23".into());
-    let id = g.emit(e);
+    let id = g.emit(&e);
     g.plant(
         Rule::KeyLifecycle,
         Some(id),
@@ -920,7 +920,7 @@ pub fn generate(spec: &ScenarioSpec) -> Scenario {
     e.grantee = Some("arn:aws:iam::999988887777:role/Outsider".into());
     e.tls = Some("TLSv1.3");
     e.source_ip = Some("198.51.100.23".into());
-    let id = g.emit(e);
+    let id = g.emit(&e);
     g.plant(Rule::KeyLifecycle, Some(id), Some(&k_vol1), None, Some(&key_admin), "grant to another account's role");
 
     // --- traps (silent)
@@ -929,12 +929,12 @@ pub fn generate(spec: &ScenarioSpec) -> Scenario {
     e.key_param = Some(k_out.clone());
     e.tls = Some("TLSv1.3");
     e.source_ip = Some("198.51.100.23".into());
-    g.emit(e);
+    g.emit(&e);
     let mut e = Ev::new(day(5, 18), "DisableKey", admin("carol"), &k_unused);
-    e.key_param = Some(k_unused.clone());
+    e.key_param = Some(k_unused);
     e.tls = Some("TLSv1.3");
     e.source_ip = Some("198.51.100.23".into());
-    g.emit(e);
+    g.emit(&e);
     // ReEncrypt by the admin: one record, two keys.
     let mut e = Ev::new(day(5, 19), "ReEncrypt", admin("carol"), &k_out);
     e.keys.push(k_vol1.clone());
@@ -942,14 +942,13 @@ pub fn generate(spec: &ScenarioSpec) -> Scenario {
     e.context = Some(("Project", "Alpha".into()));
     e.tls = Some("TLSv1.3");
     e.source_ip = Some("198.51.100.23".into());
-    g.emit(e);
+    g.emit(&e);
     // The verifier's allow-listed Decrypt (prefix pattern), directly.
-    let mut e =
-        Ev::new(day(6, 3), "Decrypt", Who::Role { arn: verifier.clone(), session: "verify".into(), via: None }, &k_out);
+    let mut e = Ev::new(day(6, 3), "Decrypt", Who::Role { arn: verifier, session: "verify".into(), via: None }, &k_out);
     e.tls = Some("TLSv1.3");
     e.source_ip = Some("203.0.113.9".into());
     e.context = Some(("aws:s3:arn", format!("arn:aws:s3:::ml-artifacts-{ACCOUNT}/train-00002/output/model.tar.gz")));
-    g.emit(e);
+    g.emit(&e);
     // DryRun by the analyst.
     let mut e =
         Ev::new(day(1, 11), "Decrypt", Who::Role { arn: analyst.clone(), session: "bob".into(), via: None }, &k_out);
@@ -957,7 +956,7 @@ pub fn generate(spec: &ScenarioSpec) -> Scenario {
     e.tls = Some("TLSv1.2");
     e.error =
         Some(("DryRunOperationException", "The request would have succeeded, but the DryRun option is set.".into()));
-    g.emit(e);
+    g.emit(&e);
     // The trail's own log reads, under a key in scope, by the analyst (also over TLS 1.1: ignored whole).
     let mut e = Ev::new(
         day(1, 12),
@@ -967,16 +966,16 @@ pub fn generate(spec: &ScenarioSpec) -> Scenario {
     );
     e.context = Some(("aws:cloudtrail:arn", format!("arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/management")));
     e.tls = Some("TLSv1.1");
-    g.emit(e);
+    g.emit(&e);
     // Before `from`.
     let who = g.s3(&analyst);
     let mut e = Ev::new(from - Duration::hours(1), "Decrypt", who, &k_out);
     e.context = Some(s3_ctx("ml-artifacts", "old/model.tar.gz"));
-    g.emit(e);
+    g.emit(&e);
     // Key rotation by AWS.
     let mut e = Ev::new(day(4, 0), "RotateKey", Who::Internal, &k_out);
     e.region = REGION;
-    g.emit(e);
+    g.emit(&e);
     // Bucket-keys job: volume grant only; trap-late, trap-failed, trap-before: no calls at all.
     g.job_calls(&j_bk, false);
     // Volume use seen only from an AWS service principal.
@@ -987,9 +986,9 @@ pub fn generate(spec: &ScenarioSpec) -> Scenario {
         &k_vol2,
     );
     e.context = Some(("aws:ebs:id", "vol-0123456789abcdef0".into()));
-    g.emit(e);
+    g.emit(&e);
     // Role path: CloudTrail has the path, the expectations do not.
-    let path_job = Job { role_arn: r_path_trail.clone(), ..j_path.clone() };
+    let path_job = Job { role_arn: r_path_trail, ..j_path };
     g.job_calls(&path_job, true);
     // Open windows: endpoint and notebook calls all week.
     for d in 0..7 {
@@ -997,7 +996,7 @@ pub fn generate(spec: &ScenarioSpec) -> Scenario {
         let mut e = Ev::new(day(d, 13), "GenerateDataKey", who, &k_dc);
         e.key_param = Some(k_dc.clone());
         e.context = Some(s3_ctx("ml-capture", &format!("trap-open-endpoint/capture-{d}.jsonl")));
-        g.emit(e);
+        g.emit(&e);
     }
     g.job_calls(&j_nb, false);
 
@@ -1025,7 +1024,7 @@ pub fn generate(spec: &ScenarioSpec) -> Scenario {
             },
             AllowEntry {
                 principal: format!("arn:aws:iam::{ACCOUNT}:role/kms-audit-*"),
-                keys: vec![k_out.clone(), k_mrk.clone()],
+                keys: vec![k_out.clone(), k_mrk],
                 operations: vec!["Decrypt".into()],
                 reason: "kms-audit verify".into(),
             },
