@@ -2,7 +2,7 @@
 """A local stand-in for CloudTrail LookupEvents (moto 5.2.1 does not implement it: HTTP 500).
 
 Speaks the CloudTrail JSON 1.1 protocol (POST /, X-Amz-Target
-com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents) well enough for the SDK:
+CloudTrail_20131101.LookupEvents) well enough for the SDK:
 LookupAttributes (one attribute; EventSource, EventName, EventId, Username, ResourceName,
 ReadOnly, AccessKeyId), StartTime/EndTime (epoch seconds), MaxResults (1..50), NextToken.
 Events come newest first, as from CloudTrail, each with the full record in `CloudTrailEvent`.
@@ -30,7 +30,8 @@ import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-TARGET_PREFIX = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
+# The SDKs send "CloudTrail_20131101.<Operation>"; the service model's full name is accepted too.
+TARGET_PREFIXES = ("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.", "CloudTrail_20131101.")
 
 
 def load_records(path):
@@ -142,9 +143,10 @@ class Handler(BaseHTTPRequestHandler):
             if state.request_log:
                 with open(state.request_log, "a") as log:
                     log.write(json.dumps({"time": now, "target": target, "throttled": throttled}) + "\n")
-        if not target.startswith(TARGET_PREFIX):
+        prefix = next((p for p in TARGET_PREFIXES if target.startswith(p)), None)
+        if prefix is None:
             return self.error(400, "UnknownOperationException", "unknown target %r" % target)
-        operation = target[len(TARGET_PREFIX):]
+        operation = target[len(prefix):]
         if operation != "LookupEvents":
             return self.error(400, "UnsupportedOperationException", "%s is not implemented by this stand-in" % operation)
         if throttled:

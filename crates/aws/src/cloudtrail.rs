@@ -8,8 +8,9 @@
 //! record alone instead of the whole page.
 //!
 //! LookupEvents allows 2 requests per second per account and region: [`LookupPager`] spaces
-//! its requests by [`LookupOptions::min_interval`] (500 ms), retries throttling and 5xx with
-//! exponential backoff on top of the SDK's own retries, and filters on
+//! every request, retries included, by [`LookupOptions::min_interval`] (500 ms), retries
+//! throttling, timeouts and 5xx itself with exponential backoff (the SDK's retries are off for
+//! this call, so they cannot burst past the quota), and filters on
 //! `EventSource = kms.amazonaws.com`.
 
 pub use aws_sdk_cloudtrail::Client;
@@ -36,7 +37,7 @@ pub struct LookupOptions {
     pub end: DateTime<Utc>,
     /// Least time between two requests (LookupEvents: 2 requests/s per account and region).
     pub min_interval: Duration,
-    /// Retries of a throttled or failed request after the SDK's own, with doubling backoff.
+    /// Retries of a throttled or transiently failed request, with doubling backoff.
     pub max_retries: u32,
     /// First backoff; doubles up to [`LookupOptions::max_backoff`].
     pub backoff: Duration,
@@ -130,7 +131,6 @@ impl LookupPager {
                     tokio::time::sleep(wait).await;
                 }
             }
-            self.last_request = Some(Instant::now());
             self.requests += 1;
             let result = self
                 .client
@@ -140,8 +140,17 @@ impl LookupPager {
                 .end_time(SmithyDateTime::from_millis(self.opts.end.timestamp_millis()))
                 .max_results(self.opts.page_size)
                 .set_next_token(self.next_token.clone())
+                .customize()
+                // Retries are ours (below), so that they too respect the request spacing.
+                .config_override(
+                    aws_sdk_cloudtrail::config::Builder::default()
+                        .retry_config(aws_sdk_cloudtrail::config::retry::RetryConfig::standard().with_max_attempts(1)),
+                )
                 .send()
                 .await;
+            // Spacing counts from the answer, so that arrivals at CloudTrail are at least
+            // `min_interval` apart even when a request took long to get there.
+            self.last_request = Some(Instant::now());
             match result {
                 Ok(out) => break out,
                 Err(e) => {

@@ -6,16 +6,16 @@
 //! of a backfill change nothing. Each partition's StorageDescriptor is the table's (columns,
 //! formats, SerDe) with the partition folder as its location.
 //!
-//! Partition *values* are the decoded values (the principal ARN itself), the folder names are
-//! the percent-encoded ones from the lake layout; that is also what Athena's `MSCK REPAIR TABLE`
-//! would register, since Hive unescapes `%XX` in partition folder names.
+//! Partition values are the folder names of the lake layout, so the `principal` value is the
+//! percent-encoded principal (as `queries/README.md` states: queries filter on the stored
+//! `principal_arn` column and prune on `key_id` and `dt`); `key_id` and `dt` never need
+//! encoding. The location is the partition folder.
 
 pub use aws_sdk_glue::Client;
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Mutex;
 
 use aws_sdk_glue::types::{PartitionInput, StorageDescriptor};
-use lake::partition::decode_value;
 use lake::Partition;
 
 use crate::config::classify;
@@ -109,12 +109,7 @@ impl GlueTable {
         let base = table_sd.location().unwrap_or_default().trim_end_matches('/');
         let mut sd = table_sd.clone();
         sd.location = Some(format!("{base}/key_id={}/principal={}/dt={}/", p.key_id, p.principal, p.dt));
-        PartitionInput::builder()
-            .values(decode_value(&p.key_id))
-            .values(p.principal_decoded())
-            .values(decode_value(&p.dt))
-            .storage_descriptor(sd)
-            .build()
+        PartitionInput::builder().values(&p.key_id).values(&p.principal).values(&p.dt).storage_descriptor(sd).build()
     }
 
     /// Registers `partitions`; existing ones are success.

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 mod location;
+mod timearg;
 
 /// Exit status: every input was read and nothing needs attention.
 pub const EXIT_OK: u8 = 0;

@@ -8,6 +8,7 @@
 
 mod verify_support;
 
+use lake::Store;
 use serde_json::Value;
 use testkit::MotoServer;
 use verify_support::*;
@@ -61,8 +62,10 @@ fn python_simple_objects_verify_and_tampering_fails() {
         &out,
         0,
     );
-    let names: Vec<String> = (0..8).map(|i| format!("simple/obj-{i:05}.bin")).collect();
-    let want: Vec<String> = envelope::sample(&names, 5, 7).into_iter().map(|n| format!("s3://data/{n}")).collect();
+    // Sampled by name relative to the prefix.
+    let names: Vec<String> = (0..8).map(|i| format!("obj-{i:05}.bin")).collect();
+    let want: Vec<String> =
+        envelope::sample(&names, 5, 7).into_iter().map(|n| format!("s3://data/simple/{n}")).collect();
     let got: Vec<String> = objects_by_name(&report).into_keys().collect();
     assert_eq!(got, want, "the sample is envelope::sample over the keys under the prefix");
     assert_eq!(report["seed"], 7);

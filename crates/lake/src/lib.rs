@@ -6,6 +6,7 @@
 
 pub mod builder;
 pub mod compact;
+pub mod findings;
 pub mod ingest;
 pub mod partition;
 pub mod quarantine;

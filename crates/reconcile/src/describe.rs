@@ -87,6 +87,14 @@ impl KeyResolver for MapResolver {
     }
 }
 
+/// A resolver from a precomputed table (`key reference → key ARN`), e.g. the answers of KMS
+/// `DescribeKey` fetched before building (see [`ExpectationsBuilder::key_refs`]).
+impl KeyResolver for BTreeMap<String, String> {
+    fn resolve(&self, key_ref: &str) -> Option<String> {
+        self.get(key_ref).cloned()
+    }
+}
+
 fn looks_like_key_id(s: &str) -> bool {
     !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') && s.contains('-')
 }
@@ -166,7 +174,10 @@ pub struct ExpectationsBuilder<'r> {
     resolver: &'r dyn KeyResolver,
     docs: Vec<(String, Value)>,
     bucket_keys: BTreeSet<String>,
+    /// bucket name → default SSE-KMS key ARN
+    bucket_default_keys: BTreeMap<String, String>,
     errors: Vec<DescribeError>,
+    source: Option<Source>,
 }
 
 impl fmt::Debug for ExpectationsBuilder<'_> {
@@ -174,6 +185,7 @@ impl fmt::Debug for ExpectationsBuilder<'_> {
         f.debug_struct("ExpectationsBuilder")
             .field("docs", &self.docs.len())
             .field("bucket_keys", &self.bucket_keys)
+            .field("bucket_default_keys", &self.bucket_default_keys)
             .finish()
     }
 }
@@ -190,7 +202,129 @@ fn s3_bucket(uri: &str) -> Option<&str> {
 
 impl<'r> ExpectationsBuilder<'r> {
     pub fn new(resolver: &'r dyn KeyResolver) -> Self {
-        ExpectationsBuilder { resolver, docs: Vec::new(), bucket_keys: BTreeSet::new(), errors: Vec::new() }
+        ExpectationsBuilder {
+            resolver,
+            docs: Vec::new(),
+            bucket_keys: BTreeSet::new(),
+            bucket_default_keys: BTreeMap::new(),
+            errors: Vec::new(),
+            source: None,
+        }
+    }
+
+    /// The same builder with another resolver (e.g. a table filled from [`Self::key_refs`]).
+    pub fn with_resolver<'s>(self, resolver: &'s dyn KeyResolver) -> ExpectationsBuilder<'s> {
+        ExpectationsBuilder {
+            resolver,
+            docs: self.docs,
+            bucket_keys: self.bucket_keys,
+            bucket_default_keys: self.bucket_default_keys,
+            errors: self.errors,
+            source: self.source,
+        }
+    }
+
+    /// Replaces the `source` recorded in the expectations (default: kind `describe` with the
+    /// document names).
+    pub fn source(&mut self, source: Source) -> &mut Self {
+        self.source = Some(source);
+        self
+    }
+
+    /// Every key reference in the documents that is not already a key ARN (key IDs, `alias/…`,
+    /// alias ARNs), plus the buckets' default keys given as references: what the resolver will
+    /// be asked. Lets an async caller resolve them all first (KMS `DescribeKey`) and build with a
+    /// table (`BTreeMap<String, String>` is a [`KeyResolver`]).
+    pub fn key_refs(&self) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for (_, doc) in &self.docs {
+            let fields: &[&str] = match detect(doc) {
+                Some(DocKind::Training) => &["ResourceConfig.VolumeKmsKeyId", "OutputDataConfig.KmsKeyId"],
+                Some(DocKind::Processing) => {
+                    &["ProcessingResources.ClusterConfig.VolumeKmsKeyId", "ProcessingOutputConfig.KmsKeyId"]
+                }
+                Some(DocKind::Transform) => {
+                    &["TransformResources.VolumeKmsKeyId", "TransformOutput.KmsKeyId", "DataCaptureConfig.KmsKeyId"]
+                }
+                Some(DocKind::Endpoint) => &["DataCaptureConfig.KmsKeyId"],
+                Some(DocKind::EndpointConfig) => {
+                    &["KmsKeyId", "DataCaptureConfig.KmsKeyId", "AsyncInferenceConfig.OutputConfig.KmsKeyId"]
+                }
+                Some(DocKind::Notebook) => &["KmsKeyId"],
+                Some(DocKind::Model) | None => &[],
+            };
+            for f in fields {
+                if let Some(Value::String(k)) = path(doc, f) {
+                    if !k.is_empty() && !arn::is_key_arn(k) {
+                        out.insert(k.clone());
+                    }
+                }
+            }
+        }
+        out.extend(self.bucket_default_keys.values().filter(|k| !arn::is_key_arn(k)).cloned());
+        out
+    }
+
+    /// Names of the S3 buckets the documents' jobs read or write (inputs, outputs, checkpoints,
+    /// data capture): the buckets whose encryption ([`Self::bucket_encryption`]) matters.
+    pub fn bucket_names(&self) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for (_, doc) in &self.docs {
+            let mut uris: Vec<Option<&Value>> = Vec::new();
+            match detect(doc) {
+                Some(DocKind::Training) => {
+                    uris.extend([path(doc, "OutputDataConfig.S3OutputPath"), path(doc, "CheckpointConfig.S3Uri")]);
+                    if let Some(Value::Array(chs)) = path(doc, "InputDataConfig") {
+                        uris.extend(chs.iter().map(|c| path(c, "DataSource.S3DataSource.S3Uri")));
+                    }
+                }
+                Some(DocKind::Processing) => {
+                    if let Some(Value::Array(ins)) = path(doc, "ProcessingInputs") {
+                        uris.extend(ins.iter().map(|c| path(c, "S3Input.S3Uri")));
+                    }
+                    if let Some(Value::Array(outs)) = path(doc, "ProcessingOutputConfig.Outputs") {
+                        uris.extend(outs.iter().map(|c| path(c, "S3Output.S3Uri")));
+                    }
+                }
+                Some(DocKind::Transform) => uris.extend([
+                    path(doc, "TransformInput.DataSource.S3DataSource.S3Uri"),
+                    path(doc, "TransformOutput.S3OutputPath"),
+                    path(doc, "DataCaptureConfig.DestinationS3Uri"),
+                ]),
+                Some(DocKind::Endpoint) => uris.push(path(doc, "DataCaptureConfig.DestinationS3Uri")),
+                Some(DocKind::EndpointConfig) => uris.extend([
+                    path(doc, "DataCaptureConfig.DestinationS3Uri"),
+                    path(doc, "AsyncInferenceConfig.OutputConfig.S3OutputPath"),
+                ]),
+                Some(DocKind::Model | DocKind::Notebook) | None => {}
+            }
+            for v in uris.into_iter().flatten() {
+                if let Some(b) = v.as_str().and_then(s3_bucket) {
+                    out.insert(b.to_owned());
+                }
+            }
+        }
+        out
+    }
+
+    /// Declares a bucket's default encryption (S3 `GetBucketEncryption`): its SSE-KMS key (key ARN,
+    /// key ID or alias, resolved like the jobs' keys; the job role may use it within the job's
+    /// window, `buckets[].keys`) and whether S3 Bucket Keys are on.
+    pub fn bucket_encryption(
+        &mut self,
+        bucket: &str,
+        default_key: Option<&str>,
+        bucket_key_enabled: bool,
+    ) -> &mut Self {
+        let name = bucket.strip_prefix("arn:aws:s3:::").unwrap_or(bucket);
+        let name = name.split('/').next().unwrap_or(name).to_owned();
+        if bucket_key_enabled {
+            self.bucket_keys.insert(name.clone());
+        }
+        if let Some(k) = default_key.filter(|k| !k.is_empty()) {
+            self.bucket_default_keys.insert(name, k.to_owned());
+        }
+        self
     }
 
     /// Adds a parsed document under a name (its file name) used in errors.
@@ -227,6 +361,7 @@ impl<'r> ExpectationsBuilder<'r> {
         let mut b = Build {
             resolver: self.resolver,
             bucket_keys: &self.bucket_keys,
+            bucket_default_keys: &self.bucket_default_keys,
             errors: self.errors,
             aliases: BTreeMap::new(),
             models: BTreeMap::new(),
@@ -271,11 +406,11 @@ impl<'r> ExpectationsBuilder<'r> {
         jobs.sort_by(|a, b| a.arn.cmp(&b.arn));
         let e = Expectations {
             generated_at: Some(Utc::now()),
-            source: Source {
+            source: self.source.clone().unwrap_or_else(|| Source {
                 kind: "describe".into(),
                 documents: self.docs.iter().map(|(n, _)| n.clone()).collect(),
                 ..Default::default()
-            },
+            }),
             jobs,
             aliases: b.aliases,
             ..Default::default()
@@ -294,6 +429,7 @@ impl<'r> ExpectationsBuilder<'r> {
 struct Build<'a> {
     resolver: &'a dyn KeyResolver,
     bucket_keys: &'a BTreeSet<String>,
+    bucket_default_keys: &'a BTreeMap<String, String>,
     errors: Vec<DescribeError>,
     aliases: BTreeMap<String, String>,
     models: BTreeMap<String, (String, &'a Value)>,
@@ -390,22 +526,30 @@ impl<'a> Build<'a> {
         self.key(doc_name, field, &r, job_arn)
     }
 
-    fn buckets(&self, job_arn: &str, uris: &[Option<&Value>]) -> Vec<Bucket> {
-        let partition = arn::parse(job_arn).map_or("aws", |a| a.partition);
+    fn buckets(&mut self, job_arn: &str, uris: &[Option<&Value>]) -> Vec<Bucket> {
+        let partition = arn::parse(job_arn).map_or("aws", |a| a.partition).to_owned();
         let mut names = BTreeSet::new();
         for v in uris.iter().flatten() {
             if let Some(b) = v.as_str().and_then(s3_bucket) {
                 names.insert(b.to_owned());
             }
         }
-        names
-            .into_iter()
-            .map(|n| Bucket {
+        let mut out = Vec::new();
+        for n in names {
+            let keys = match self.bucket_default_keys.get(&n) {
+                Some(k) => {
+                    let k = k.clone();
+                    self.key(&format!("bucket {n}"), "default encryption key", &k, job_arn).into_iter().collect()
+                }
+                None => Vec::new(),
+            };
+            out.push(Bucket {
                 bucket_key_enabled: self.bucket_keys.contains(&n),
                 arn: format!("arn:{partition}:s3:::{n}"),
-                keys: Vec::new(),
-            })
-            .collect()
+                keys,
+            });
+        }
+        out
     }
 
     fn model_role(&mut self, doc_name: &str, field: &str, model: &str) -> Option<String> {
