@@ -50,14 +50,20 @@ enum Command {
     GenerateTrail(cmd::generate::Args),
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| cli.log.clone());
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
-    let result = match cli.command {
+/// Runs one subcommand given as command-line words (without the program name), exactly as the
+/// binary would: the demo scripts the real commands through this.
+pub fn run_subcommand<I, S>(words: I) -> anyhow::Result<u8>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<std::ffi::OsString> + Clone,
+{
+    let args = std::iter::once(std::ffi::OsString::from("kms-audit")).chain(words.into_iter().map(Into::into));
+    let cli = Cli::try_parse_from(args)?;
+    dispatch(cli.command)
+}
+
+fn dispatch(command: Command) -> anyhow::Result<u8> {
+    match command {
         Command::Ingest(args) => cmd::ingest::run(args),
         Command::Compact(args) => cmd::compact::run(args),
         Command::Expectations(args) => cmd::expectations::run(args),
@@ -71,7 +77,17 @@ fn main() -> ExitCode {
         Command::ExportVerify(args) => cmd::export::verify(args),
         Command::Demo(args) => cmd::demo::run(args),
         Command::GenerateTrail(args) => cmd::generate::run(&args),
-    };
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| cli.log.clone());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let result = dispatch(cli.command);
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

@@ -167,7 +167,8 @@ fn daily_chart(h: &mut String, usage: &[UsageRow]) {
     let step = if days.len() > 1 { (w - left - 10.0) / (days.len() - 1) as f64 } else { 0.0 };
     let _ = writeln!(
         h,
-        r#"<svg id="chart-daily" class="chart" width="{w}" height="{}" role="img" aria-label="Daily calls per key">"#,
+        r#"<svg id="chart-daily" class="chart" width="{}" height="{}" role="img" aria-label="Daily calls per key">"#,
+        w + 60.0,
         ht + 20.0 * ((keys.len() + 1) / 2) as f64
     );
     let _ = writeln!(
@@ -254,7 +255,7 @@ fn principals_chart(h: &mut String, usage: &[UsageRow]) {
                 y - 10.0,
                 PALETTE[n % PALETTE.len()],
                 esc(p),
-                esc(&truncate(p, 52)),
+                esc(&truncate(p, 46)),
                 334.0 + bar
             );
             y += 18.0;

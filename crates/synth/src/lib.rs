@@ -4,4 +4,4 @@
 pub mod scenario;
 pub mod trail;
 
-pub use trail::{generate_trail, TrailSpec, TrailStats};
+pub use trail::{generate_trail, write_log_files, TrailSpec, TrailStats};

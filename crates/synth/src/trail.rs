@@ -391,3 +391,33 @@ pub fn uuid(rng: &mut impl Rng) -> String {
     let h = format!("{v:032x}");
     format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
+
+/// Writes `records` as gzip log files of at most `per_file` records each, in the S3 delivery
+/// layout under `out`, each file named after the time of its last record plus five minutes.
+pub fn write_log_files(
+    records: &[Value],
+    out: &Path,
+    account: &str,
+    region: &str,
+    per_file: usize,
+    seed: u64,
+) -> io::Result<Vec<PathBuf>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut paths = Vec::new();
+    for chunk in records.chunks(per_file.max(1)) {
+        let last = chunk
+            .iter()
+            .filter_map(|r| r["eventTime"].as_str())
+            .filter_map(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
+            .max()
+            .unwrap_or_default();
+        let path = out.join(delivery_key(account, region, last + Duration::minutes(5), &mut rng));
+        fs::create_dir_all(path.parent().expect("delivery key has folders"))?;
+        let mut gz = GzEncoder::new(io::BufWriter::new(fs::File::create(&path)?), Compression::default());
+        serde_json::to_writer(&mut gz, &json!({ "Records": chunk }))?;
+        gz.finish()?.flush()?;
+        paths.push(path);
+    }
+    Ok(paths)
+}
