@@ -2,7 +2,8 @@
 """A local stand-in for CloudTrail `ListPublicKeys`, which the moto server does not implement.
 
 It speaks the CloudTrail wire protocol (AWS JSON 1.1: `POST /` with
-`X-Amz-Target: com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.ListPublicKeys`) and
+`X-Amz-Target: CloudTrail_20131101.ListPublicKeys`, which is what the AWS SDKs send; the
+fully qualified `com.amazonaws.cloudtrail.v20131101.` form is accepted too) and
 answers from a `public-keys.json` file in the format `aws cloudtrail list-public-keys` prints
 (as written by tests/integrity/make_trail.py): keys whose validity overlaps the requested
 [StartTime, EndTime] (epoch seconds; absent = unbounded), one key per page so that clients
@@ -20,7 +21,7 @@ import sys
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-PREFIX = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
+TARGETS = {"CloudTrail_20131101.ListPublicKeys", "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.ListPublicKeys"}
 
 
 def epoch(v):
@@ -52,7 +53,7 @@ def make_handler(keys, log):
             if log:
                 with open(log, "a") as f:
                     f.write(target + "\n")
-            if target != PREFIX + "ListPublicKeys":
+            if target not in TARGETS:
                 self.reply(400, {"__type": "UnknownOperationException", "message": f"unknown target {target}"})
                 return
             start, end = epoch(req.get("StartTime")), epoch(req.get("EndTime"))

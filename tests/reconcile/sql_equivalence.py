@@ -8,7 +8,11 @@
 LAKE holds kms_events Parquet under LAKE/kms_events/ (Hive partitions or not). The expectations
 tables are built from expectations.json here (mirroring crates/reconcile/src/tables.rs); with
 --tables DIR, the Parquet files DIR/{expectations,expectations_allow,expectations_keys}.parquet the
-Rust side wrote are used instead, after checking they equal this script's own flattening.
+Rust side wrote are used instead, after checking they equal this script's own flattening
+(DIR may also be a lake: DIR/<table>/*.parquet, as `kms-audit reconcile` writes them).
+With --lake-findings RUN_ID, the findings Parquet table the reconcile wrote
+(LAKE/findings/dt=<day>/<run>.parquet) must hold exactly the --findings JSON rows of that run,
+each in the dt partition of its event_time.
 Each Trino query is transpiled to DuckDB with sqlglot. Exit 0 when the findings are equal (on
 rule, severity, event_id, key_arn, principal_arn, job_arn, event_time, event_name, account_id),
 1 when they differ, 2 on errors.
@@ -131,6 +135,8 @@ def load_tables(con, e: dict, tables_dir: str | None) -> None:
             con.executemany(f"INSERT INTO {name} VALUES ({marks})", rows)
         if tables_dir:
             path = os.path.join(tables_dir, f"{name}.parquet")
+            if not os.path.exists(path):
+                path = os.path.join(tables_dir, name, "*.parquet")
             theirs = con.execute(f"SELECT * FROM read_parquet('{path}')").fetchall()
             theirs = sorted(tuple(naive_utc(v) for v in r) for r in theirs)
             ours = sorted(con.execute(f"SELECT * FROM {name}").fetchall())
@@ -206,6 +212,27 @@ def compare(sql: list[dict], rust: list[dict]) -> list[str]:
     return problems
 
 
+def check_lake_findings(con, lake: str, run_id: str, rust: list[dict]) -> list[str]:
+    """The findings table (Parquet, dt partitions) holds exactly the JSON findings of the run."""
+    files = os.path.join(lake, "findings", "**", "*.parquet")
+    if not glob.glob(files, recursive=True):
+        return [] if not rust else [f"no findings Parquet under {lake}/findings/ but {len(rust)} findings"]
+    cur = con.execute(
+        f"SELECT * FROM read_parquet('{files}', hive_partitioning = true) WHERE run_id = ?", [run_id])
+    names = [d[0] for d in cur.description]
+    rows = [dict(zip(names, r)) for r in cur.fetchall()]
+    problems = []
+    for r in rows:
+        t = r["event_time"]
+        if t is not None:
+            day = (t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc).date()
+            if str(r["dt"]) != day.isoformat():
+                problems.append(f"findings table: {r['rule']} {r['event_id']} in dt={r['dt']}, event day {day}")
+    for p in compare(rows, rust):
+        problems.append("findings table vs JSON: " + p.replace("only in SQL", "only in Parquet"))
+    return problems
+
+
 def connect():
     import duckdb
 
@@ -225,6 +252,7 @@ def main(argv=None) -> int:
     ap.add_argument("--slack-seconds", type=int, required=True)
     ap.add_argument("--run-id", default="sql")
     ap.add_argument("--tables")
+    ap.add_argument("--lake-findings", metavar="RUN_ID")
     a = ap.parse_args(argv)
     try:
         check_queries()
@@ -247,6 +275,8 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     problems = compare(sql, rust)
+    if a.lake_findings:
+        problems += check_lake_findings(con, a.lake, a.lake_findings, rust)
     for p in problems:
         print(p)
     print(f"sql findings: {len(sql)}, rust findings: {len(rust)}, differences: {len(problems)}")

@@ -71,11 +71,13 @@ pub struct CollectOptions {
     pub since: Option<DateTime<Utc>>,
     /// Describe calls in flight at once.
     pub concurrency: usize,
+    /// Items per List* page (`None`: the service's default, 10 for most SageMaker lists).
+    pub page_size: Option<i32>,
 }
 
 impl Default for CollectOptions {
     fn default() -> Self {
-        CollectOptions { since: None, concurrency: 8 }
+        CollectOptions { since: None, concurrency: 8, page_size: None }
     }
 }
 
@@ -343,7 +345,13 @@ pub async fn collect(client: &Client, opts: &CollectOptions) -> Result<Collected
 
     // Training jobs.
     let mut names = Vec::new();
-    let mut pages = client.list_training_jobs().set_last_modified_time_after(since).into_paginator().items().send();
+    let mut pages = client
+        .list_training_jobs()
+        .set_max_results(opts.page_size)
+        .set_last_modified_time_after(since)
+        .into_paginator()
+        .items()
+        .send();
     while let Some(item) = pages.next().await {
         let item = item.map_err(|e| sdk_error("ListTrainingJobs", &e))?;
         names.extend(item.training_job_name().map(str::to_owned));
@@ -358,7 +366,13 @@ pub async fn collect(client: &Client, opts: &CollectOptions) -> Result<Collected
 
     // Processing jobs.
     let mut names = Vec::new();
-    let mut pages = client.list_processing_jobs().set_last_modified_time_after(since).into_paginator().items().send();
+    let mut pages = client
+        .list_processing_jobs()
+        .set_max_results(opts.page_size)
+        .set_last_modified_time_after(since)
+        .into_paginator()
+        .items()
+        .send();
     while let Some(item) = pages.next().await {
         let item = item.map_err(|e| sdk_error("ListProcessingJobs", &e))?;
         names.extend(item.processing_job_name().map(str::to_owned));
@@ -373,7 +387,13 @@ pub async fn collect(client: &Client, opts: &CollectOptions) -> Result<Collected
 
     // Transform jobs (their role is their model's).
     let mut names = Vec::new();
-    let mut pages = client.list_transform_jobs().set_last_modified_time_after(since).into_paginator().items().send();
+    let mut pages = client
+        .list_transform_jobs()
+        .set_max_results(opts.page_size)
+        .set_last_modified_time_after(since)
+        .into_paginator()
+        .items()
+        .send();
     while let Some(item) = pages.next().await {
         let item = item.map_err(|e| sdk_error("ListTransformJobs", &e))?;
         names.extend(item.transform_job_name().map(str::to_owned));
@@ -394,7 +414,7 @@ pub async fn collect(client: &Client, opts: &CollectOptions) -> Result<Collected
 
     // Endpoints, their configs, and the configs' models.
     let mut names = Vec::new();
-    let mut pages = client.list_endpoints().into_paginator().items().send();
+    let mut pages = client.list_endpoints().set_max_results(opts.page_size).into_paginator().items().send();
     while let Some(item) = pages.next().await {
         let item = item.map_err(|e| sdk_error("ListEndpoints", &e))?;
         names.extend(item.endpoint_name().map(str::to_owned));
@@ -507,7 +527,7 @@ pub async fn collect(client: &Client, opts: &CollectOptions) -> Result<Collected
 
     // Notebook instances.
     let mut names = Vec::new();
-    let mut pages = client.list_notebook_instances().into_paginator().items().send();
+    let mut pages = client.list_notebook_instances().set_max_results(opts.page_size).into_paginator().items().send();
     while let Some(item) = pages.next().await {
         let item = item.map_err(|e| sdk_error("ListNotebookInstances", &e))?;
         names.extend(item.notebook_instance_name().map(str::to_owned));

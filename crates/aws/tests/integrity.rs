@@ -9,6 +9,16 @@ use std::process::{Command, Stdio};
 use aws::integrity::{list_public_keys, S3TrailObjects};
 use trail::digest::{TrailObjects, TrailOrigin};
 
+/// Kills the stand-in when the test ends, passing or not.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn repo() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
@@ -63,16 +73,19 @@ fn list_public_keys_follows_pages_of_the_stand_in() {
     let dir = tempfile::tempdir().unwrap();
     let keys = repo().join("crates/trail/tests/data/digest/public-keys.json");
     let port = testkit::free_port();
-    let mut server = Command::new("python3")
+    let mut child = Command::new("python3")
         .arg(repo().join("tests/integrity/list_public_keys_server.py"))
         .arg(&keys)
         .args(["--port", &port.to_string(), "--log"])
         .arg(dir.path().join("log"))
         .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .expect("python3 for the stand-in");
+    let stdout = child.stdout.take().unwrap();
+    let _server = KillOnDrop(child);
     let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
     assert!(line.starts_with("listening"), "{line:?}");
 
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -89,8 +102,6 @@ fn list_public_keys_follows_pages_of_the_stand_in() {
         .unwrap();
         (all, march)
     });
-    let _ = server.kill();
-    let _ = server.wait();
     let (all, march) = result;
     assert_eq!(all.len(), 2, "two pages of one key each");
     assert!(all.get("758994f721ca7d44828ea7ef288927f7").is_some());

@@ -32,6 +32,7 @@ impl StandIn {
             .args(["--port", &port.to_string(), "--log"])
             .arg(log)
             .stdout(Stdio::piped())
+            .stderr(Stdio::null())
             .spawn()
             .expect("python3 for the ListPublicKeys stand-in");
         let mut line = String::new();

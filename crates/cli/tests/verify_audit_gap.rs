@@ -115,7 +115,7 @@ fn exactly_the_decrypts_missing_from_the_lake_are_audit_gaps() {
         .args(["verify", "s3://data/p/", "--sample", "8", "--seed", "3", "--expect-key", &key])
         .arg("--lake")
         .arg(&lake)
-        .args(["--confirm-within", "25s", "--poll-every", "300ms", "--json", "--out"])
+        .args(["--confirm-within", "20s", "--poll-every", "300ms", "--json", "--out"])
         .arg(&report_path)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -159,8 +159,12 @@ where
     E: From<LakeError>,
     F: FnMut(RecordBatch) -> Result<(), E>,
 {
+    let loc = || store.location(&file.object.key);
+    let pq = |e: parquet::errors::ParquetError| {
+        LakeError::Parquet(parquet::errors::ParquetError::General(format!("{}: {e}", loc())))
+    };
     let bytes = Bytes::from(store.get_bytes(&file.object.key).map_err(LakeError::from)?);
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(LakeError::from)?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(pq)?;
     let builder = match columns {
         Some(columns) => {
             let schema = builder.parquet_schema();
@@ -172,10 +176,11 @@ where
         }
         None => builder,
     };
-    let reader = builder.with_batch_size(READ_BATCH_ROWS).build().map_err(LakeError::from)?;
+    let reader = builder.with_batch_size(READ_BATCH_ROWS).build().map_err(pq)?;
     let mut rows = 0u64;
     for batch in reader {
-        let batch = batch.map_err(LakeError::from)?;
+        let batch =
+            batch.map_err(|e| LakeError::Arrow(arrow::error::ArrowError::ParseError(format!("{}: {e}", loc()))))?;
         rows += batch.num_rows() as u64;
         f(batch)?;
     }

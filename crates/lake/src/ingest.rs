@@ -584,7 +584,7 @@ impl FileRows {
     fn finish_builders(&mut self) {
         for s in &mut self.slots {
             if s.builder.rows() > 0 {
-                self.batches.push((s.partition.clone(), s.builder.finish()));
+                self.batches.push((s.partition.clone(), shrink(s.builder.finish())));
             }
         }
     }
@@ -599,6 +599,23 @@ impl FileRows {
         summary.trail_log_reads += self.trail_log_reads;
         summary.dry_runs += self.dry_runs;
     }
+}
+
+/// Drops the spare capacity a builder leaves in its arrays (a fresh builder reserves ~1024 values
+/// per column, ~150 KB per batch): a file spread over hundreds of partitions would otherwise hold
+/// mostly empty buffers, and the window writer, which counts memory by capacity, would flush
+/// one file per partition per source file instead of per window.
+fn shrink(batch: RecordBatch) -> RecordBatch {
+    let (schema, mut columns, rows) = batch.into_parts();
+    for c in &mut columns {
+        c.shrink_to_fit();
+    }
+    RecordBatch::try_new_with_options(
+        schema,
+        columns,
+        &arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(rows)),
+    )
+    .expect("same columns, same schema")
 }
 
 /// Buffers a window's rows per partition and writes them as sorted Parquet files.

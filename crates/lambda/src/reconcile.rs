@@ -280,9 +280,11 @@ impl ReconcileHandler {
     /// Expectations from SageMaker as of now, plus the allow-list.
     pub async fn expectations(&self, since: DateTime<Utc>) -> Result<(Expectations, Vec<String>), ReconcileError> {
         let n = self.settings.concurrency;
-        let collected =
-            aws::sagemaker::collect(&self.source.sagemaker, &CollectOptions { since: Some(since), concurrency: n })
-                .await?;
+        let collected = aws::sagemaker::collect(
+            &self.source.sagemaker,
+            &CollectOptions { since: Some(since), concurrency: n, page_size: None },
+        )
+        .await?;
         for s in &collected.skipped {
             tracing::warn!(resource = %s, "left out of the expectations");
         }
@@ -369,7 +371,7 @@ impl ReconcileHandler {
                 .await
                 .map_err(|e| ReconcileError::Panicked(e.to_string()))??;
         let record = format!("_reconcile/{}/expectations.json", lake::findings::run_file_stem(&run_id));
-        self.lake.put_async(&record, exp.to_json().into_bytes().into(), None).await?;
+        self.lake.put_async(&record, exp.to_json().into_bytes().into(), None).await.map_err(LakeError::from)?;
         lake_objects.push(record);
 
         let notable: Vec<&Finding> = findings.iter().filter(|f| f.severity >= s.notify_severity).collect();
@@ -404,7 +406,7 @@ impl ReconcileHandler {
         };
         let key = format!("_reconcile/{}/summary.json", lake::findings::run_file_stem(&run_id));
         let body = serde_json::to_vec_pretty(&summary).expect("summary serializes");
-        self.lake.put_async(&key, body.into(), None).await?;
+        self.lake.put_async(&key, body.into(), None).await.map_err(LakeError::from)?;
         tracing::info!(
             run_id = %run_id,
             files = summary.files,

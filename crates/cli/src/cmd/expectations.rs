@@ -177,8 +177,22 @@ fn describe_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// `--alias` table: exact reference, else an alias ARN by its `alias/name`. Bare key IDs are
+/// left to the builder (an ARN in the job's own account and Region).
+#[derive(Debug)]
+struct AliasTable(BTreeMap<String, String>);
+
+impl reconcile::KeyResolver for AliasTable {
+    fn resolve(&self, key_ref: &str) -> Option<String> {
+        self.0.get(key_ref).cloned().or_else(|| {
+            let p = key_ref.find(":alias/")?;
+            key_ref.starts_with("arn:").then(|| self.0.get(&key_ref[p + 1..]).cloned())?
+        })
+    }
+}
+
 fn from_describe(args: &Args) -> Result<Expectations> {
-    let aliases: BTreeMap<String, String> = args.alias.iter().cloned().collect();
+    let aliases = AliasTable(args.alias.iter().cloned().collect());
     let mut b = ExpectationsBuilder::new(&aliases);
     for f in describe_files(&args.from_describe)? {
         let text = std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
@@ -198,7 +212,8 @@ fn from_sagemaker(args: &Args) -> Result<Expectations> {
     let blocking = aws::config::blocking();
     let src = aws::sagemaker::SageMakerSource::from_config(blocking.config(), args.region.as_deref());
     let region = src.region();
-    let opts = aws::sagemaker::CollectOptions { since: args.since, concurrency: args.concurrency.max(1) };
+    let opts =
+        aws::sagemaker::CollectOptions { since: args.since, concurrency: args.concurrency.max(1), page_size: None };
     let collected = blocking.block_on(aws::sagemaker::collect(&src.sagemaker, &opts)).context("listing SageMaker")?;
     for s in &collected.skipped {
         eprintln!("expectations: skipped {s}");

@@ -454,6 +454,7 @@ async fn audit(args: &Args, lake: &str, report: &mut Report, kms: bool) -> Resul
     let within = TimeDelta::from_std(args.confirm_within).unwrap_or(TimeDelta::MAX);
     let deadline = last.checked_add_signed(within).unwrap_or(DateTime::<Utc>::MAX_UTC);
     let filter = lake_filter(&calls);
+    let mut last_missing = usize::MAX;
     let matches = loop {
         let (store, filter) = (store.clone(), filter.clone());
         let events = tokio::task::spawn_blocking(move || read_lake_decrypts(&*store, &filter))
@@ -465,13 +466,16 @@ async fn audit(args: &Args, lake: &str, report: &mut Report, kms: bool) -> Resul
         if missing == 0 || now >= deadline {
             break matches;
         }
+        if missing != last_missing {
+            eprintln!(
+                "verify: {missing} of {} Decrypts not in the lake yet; looking every {} until {}",
+                calls.len(),
+                humantime::format_duration(args.poll_every),
+                deadline.to_rfc3339_opts(SecondsFormat::Secs, true)
+            );
+            last_missing = missing;
+        }
         let wait = (deadline - now).to_std().unwrap_or_default().min(args.poll_every);
-        eprintln!(
-            "verify: {missing} of {} Decrypts not yet in the lake; looking again in {} (until {})",
-            calls.len(),
-            humantime::format_duration(Duration::from_secs(wait.as_secs().max(1))),
-            deadline.to_rfc3339_opts(SecondsFormat::Secs, true)
-        );
         tokio::time::sleep(wait).await;
     };
     let run_id = format!("verify-{}-{}", report.run.started_at.format("%Y%m%dT%H%M%SZ"), report.seed);
