@@ -16,7 +16,7 @@ COPY (
   ), kms AS (
     SELECT r FROM r WHERE r.eventSource = 'kms.amazonaws.com'
   ), keyed AS (
-    SELECT r, unnest(CASE WHEN len(r.resources) > 0 THEN list_transform(r.resources, x -> x.ARN) ELSE [NULL] END) AS key_arn
+    SELECT r, unnest(CASE WHEN len(r.resources) > 0 THEN list_transform(r.resources, lambda x: x.ARN) ELSE [NULL] END) AS key_arn
     FROM kms
   )
   SELECT

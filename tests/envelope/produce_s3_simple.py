@@ -81,7 +81,7 @@ def main(argv=None):
     for i in range(args.start, args.start + args.count):
         key = f"{args.prefix}obj-{i:05d}.bin"
         rng = random.Random(f"{args.seed}/{key}")
-        plaintext = bytes(rng.getrandbits(8) for _ in range(args.size))
+        plaintext = rng.randbytes(args.size)
         manifest.append(f"{hashlib.sha256(plaintext).hexdigest()}  {key}\n")
         item = {"key": key, "mode": args.mode}
         if args.mode == "simple":

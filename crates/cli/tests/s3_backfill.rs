@@ -94,11 +94,17 @@ fn backfill_from_an_s3_trail_into_an_s3_lake_with_glue_then_compact() {
         lake.list("kms_events/").unwrap().iter().map(|f| (f.key.clone(), lake.get_bytes(&f.key).unwrap())).collect();
     assert_eq!(before, after);
 
-    // Compaction on S3.
+    // A second backfill with one-file windows lands every row again under other names, so
+    // every partition holds two files and every row a duplicate; compaction on S3 merges them.
+    let (code, _, err) =
+        run(&moto, &["ingest", "s3://trail/AWSLogs/", "--lake", "s3://lake/audit", "--window-mib", "1"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(lake.list("kms_events/").unwrap().len() > partitions.len());
     let (code, out, err) = run(&moto, &["compact", "--json", "--lake", "s3://lake/audit"]);
     assert_eq!(code, 0, "{err}");
     let s: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    assert_eq!(s["output_rows"], got["rows"]);
+    assert_eq!(s["output_rows"], got["rows"], "{s}");
+    assert_eq!(s["duplicates"], got["rows"], "{s}");
     let compacted = lake.list("kms_events/").unwrap();
     assert_eq!(compacted.len(), partitions.len(), "one file per partition");
     // A single object URL is a source too.

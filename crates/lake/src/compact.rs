@@ -41,6 +41,9 @@ use crate::store::{ObjectInfo, Store};
 use crate::writer::writer_properties;
 use crate::LakeError;
 
+/// What compacting one partition gave: the merged file's key and its counts.
+type PartitionOutcome = Result<(String, CompactSummary), LakeError>;
+
 /// Name prefix of merged files.
 pub const COMPACTED_PREFIX: &str = "compacted-";
 /// Rows decoded at once across all inputs of a partition (split between the inputs).
@@ -117,7 +120,7 @@ pub fn compact(lake: &dyn Store, opts: &CompactOptions) -> Result<CompactReport,
     let mut report = CompactReport::default();
     report.summary.partitions = partitions.len() as u64;
     let work: Vec<(Partition, Vec<ObjectInfo>)> = partitions.into_iter().filter(|(_, files)| files.len() > 1).collect();
-    let results: Vec<(String, Result<(String, CompactSummary), LakeError>)> =
+    let results: Vec<(String, PartitionOutcome)> =
         work.into_par_iter().map(|(p, files)| (p.dir(), compact_partition(lake, &p, &files))).collect();
     for (dir, result) in results {
         match result {

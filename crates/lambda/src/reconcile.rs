@@ -65,7 +65,7 @@ pub struct ReconcileSettings {
     /// default 30): a role whose last job ended then is still a job role.
     pub since_days: u32,
     /// Allow-list JSON on S3 (`ALLOW_LIST_URL`): an array of allow entries or an
-    /// expectations-shaped document.
+    /// expectations-shaped document; a missing object means no allow-list (logged).
     pub allow_url: Option<String>,
     /// Concurrent SageMaker/KMS/S3 describe calls (`SAGEMAKER_CONCURRENCY`, default 8).
     pub concurrency: usize,
@@ -327,11 +327,20 @@ impl ReconcileHandler {
     async fn allow_list(&self, url: &str) -> Result<Expectations, ReconcileError> {
         let (bucket, key) = aws::s3::parse_url(url).expect("validated ALLOW_LIST_URL");
         let store = S3Store::new(self.s3.clone(), bucket, "", Handle::current());
-        let bytes = store.get_bytes_async(&key).await.map_err(|e| ReconcileError::AllowList {
-            url: url.to_owned(),
-            message: e.to_string(),
-            retryable: e.is_retryable(),
-        })?;
+        let bytes = match store.get_bytes_async(&key).await {
+            Ok(b) => b,
+            Err(e) if e.is_not_found() => {
+                tracing::warn!(url = %url, "no allow-list at ALLOW_LIST_URL; reconciling without one");
+                return Ok(Expectations::default());
+            }
+            Err(e) => {
+                return Err(ReconcileError::AllowList {
+                    url: url.to_owned(),
+                    message: e.to_string(),
+                    retryable: e.is_retryable(),
+                })
+            }
+        };
         let bad = |m: String| ReconcileError::AllowList { url: url.to_owned(), message: m, retryable: false };
         let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| bad(format!("invalid JSON: {e}")))?;
         let mut e = if v.is_array() {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use aws::glue::GlueTable;
 use aws::s3::S3Store;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use lake::{IngestOptions, Ingestor, LocalStore, Source, Store};
+use lake::{IngestOptions, Ingestor, LocalStore, Source};
 use lambda::ingest::{failed_ids, IngestHandler, IngestSettings};
 use serde_json::json;
 use testkit::MotoServer;
@@ -201,12 +201,15 @@ async fn a_batch_lands_with_poison_quarantined_and_replay_changes_nothing() {
     // Same rows as the reference.
     let mut rows = 0u64;
     let mut sources_seen = BTreeSet::new();
-    lake::read::for_each_event_batch(&w.lake(), &lake::read::EventFilter::default(), |_, b| {
-        rows += b.num_rows() as u64;
-        for s in lake::compact::source_objects(&b).unwrap().iter().flatten() {
-            sources_seen.insert(s.to_owned());
-        }
-        Ok(())
+    // The lake reader is sync: run it where blocking is allowed.
+    tokio::task::block_in_place(|| {
+        lake::read::for_each_event_batch(&w.lake(), &lake::read::EventFilter::default(), |_, b| {
+            rows += b.num_rows() as u64;
+            for s in lake::compact::source_objects(&b).unwrap().iter().flatten() {
+                sources_seen.insert(s.to_owned());
+            }
+            Ok(())
+        })
     })
     .unwrap();
     assert_eq!(rows, reference.summary.rows);

@@ -172,8 +172,7 @@ pub enum ObjectRef {
 impl ObjectRef {
     /// Parses `s3://bucket/key` or a local path.
     pub fn parse(s: &str) -> Result<Self> {
-        if s.starts_with("s3://") {
-            let rest = &s["s3://".len()..];
+        if let Some(rest) = s.strip_prefix("s3://") {
             let Some((bucket, key)) = rest.split_once('/') else { bail!("{s}: an S3 object URL needs a key") };
             if bucket.is_empty() || key.is_empty() || key.ends_with('/') {
                 bail!("{s}: not an s3://bucket/key object URL");
@@ -364,6 +363,8 @@ pub fn encrypt(args: EncryptArgs) -> Result<u8> {
     Ok(EXIT_OK)
 }
 
+// main.rs hands every command its Args by value.
+#[allow(clippy::needless_pass_by_value)]
 pub fn decrypt(args: DecryptArgs) -> Result<u8> {
     let input = ObjectRef::parse(&args.input)?;
     let (body, meta) = input.read()?;

@@ -65,6 +65,16 @@ pub struct Args {
     /// partition per window).
     #[arg(long, default_value_t = 192)]
     window_mib: u64,
+    // --- digest gate (issue 7; logic in cmd::validate_trail::gate_sources) ---
+    /// Ingest only log files that validate against the trail's signed digest files; the others
+    /// are quarantined with the reason (docs/integrity.md).
+    #[arg(long, conflicts_with = "lookup_events")]
+    require_valid_digests: bool,
+    /// Public keys for --require-valid-digests, as `aws cloudtrail list-public-keys` prints
+    /// them (default: CloudTrail ListPublicKeys).
+    #[arg(long, requires = "require_valid_digests")]
+    public_keys: Option<std::path::PathBuf>,
+    // --- end digest gate ---
 }
 
 fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
@@ -94,7 +104,16 @@ pub fn run(args: Args) -> Result<u8> {
             };
             sources.extend(found);
         }
-        files(&args, &mut ingestor, sources)?
+        // --- digest gate (issue 7) ---
+        let mut refused = Vec::new();
+        if args.require_valid_digests {
+            let gate = crate::cmd::validate_trail::gate_sources(sources, args.public_keys.as_deref(), &*lake.store)?;
+            (sources, refused) = gate;
+        }
+        let mut report = files(&args, &mut ingestor, sources)?;
+        crate::cmd::validate_trail::add_refused(&mut report, refused);
+        // --- end digest gate ---
+        report
     };
     let elapsed = started.elapsed();
     if let Some(db) = &args.glue_database {

@@ -177,6 +177,8 @@ pub fn load_public_keys(
     Ok(all)
 }
 
+// main.rs hands every command its Args by value.
+#[allow(clippy::needless_pass_by_value)]
 pub fn run(args: Args) -> Result<u8> {
     let end = args.end.unwrap_or_else(Utc::now);
     if args.start > end {
@@ -349,6 +351,20 @@ pub fn gate_sources(
         quarantine(lake, r)?;
     }
     Ok((accepted, refused))
+}
+
+/// Counts the refused log files in an ingest report as quarantined files and lists them as
+/// failures (not retryable: the file itself is at fault).
+pub fn add_refused(report: &mut lake::IngestReport, refused: Vec<Refused>) {
+    let n = refused.len() as u64;
+    report.summary.quarantined_files += n;
+    report.summary.quarantined += n;
+    report.failures.extend(refused.into_iter().map(|r| lake::SourceFailure {
+        object: r.source.location(),
+        key: r.source.key,
+        reason: r.reason,
+        retryable: false,
+    }));
 }
 
 fn quarantine(lake: &dyn Store, refused: &Refused) -> Result<()> {

@@ -205,6 +205,8 @@ fn open_source(prefix: &str) -> Result<Source> {
     Ok(Source { store: Arc::new(LocalStore::new(path)), key: String::new(), s3: false })
 }
 
+// main.rs hands every command its Args by value.
+#[allow(clippy::needless_pass_by_value)]
 pub fn run(args: Args) -> Result<u8> {
     if args.concurrency == 0 {
         bail!("--concurrency must be at least 1");

@@ -54,10 +54,15 @@ fn record(id: &str, t: DateTime<Utc>, name: &str, role: &str, via: Option<&str>,
     if let Some(v) = via {
         ui["invokedBy"] = json!(v);
     }
+    let mut params = json!({"keyId": key});
+    if name == "CreateGrant" {
+        params["granteePrincipal"] = json!("sagemaker.amazonaws.com");
+        params["operations"] = json!(["Decrypt", "GenerateDataKeyWithoutPlaintext"]);
+    }
     json!({
         "eventVersion": "1.11", "userIdentity": ui, "eventTime": iso(t), "eventSource": "kms.amazonaws.com",
         "eventName": name, "awsRegion": "us-east-1", "sourceIPAddress": via.unwrap_or("198.51.100.7"),
-        "userAgent": via.unwrap_or("aws-cli/2"), "requestParameters": {"keyId": key},
+        "userAgent": via.unwrap_or("aws-cli/2"), "requestParameters": params,
         "responseElements": null, "requestID": format!("req-{id}"), "eventID": id, "readOnly": false,
         "resources": [{"accountId": ACCOUNT, "type": "AWS::KMS::Key", "ARN": key}],
         "eventType": "AwsApiCall", "managementEvent": true, "recipientAccountId": ACCOUNT,

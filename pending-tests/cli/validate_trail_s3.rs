@@ -112,4 +112,19 @@ fn s3_trail_validates_with_list_public_keys_and_tampering_is_found() {
     assert_eq!(status("log_files", log_key.strip_prefix("logs/p/").unwrap()), "changed");
     assert_eq!(status("digests", copied.strip_prefix("logs/p/").unwrap()), "moved");
     assert_eq!(status("digests", digest_key.strip_prefix("logs/p/").unwrap()), "valid");
+
+    // ingest --require-valid-digests from S3: the changed log file is quarantined, the rest land.
+    let lake = dir.path().join("lake");
+    let out = run(kms_audit(Some(&moto))
+        .env("AWS_ENDPOINT_URL_CLOUDTRAIL", format!("http://127.0.0.1:{}", stand_in.port))
+        .args(["ingest", "s3://kms-audit-trail/logs/p/AWSLogs/", "--require-valid-digests", "--json", "--lake"])
+        .arg(&lake));
+    assert_eq!(out.status.code(), Some(3));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let logs = manifest["log_files"].as_array().unwrap().len() as u64;
+    assert_eq!(summary["quarantined_files"], 1, "{summary}");
+    assert_eq!(summary["files"], logs - 1, "{summary}");
+    let entry = read_json(&std::fs::read_dir(lake.join("_quarantine")).unwrap().next().unwrap().unwrap().path());
+    assert_eq!(entry["object"], format!("s3://kms-audit-trail/{log_key}"));
+    assert!(entry["reason"].as_str().unwrap().starts_with("digest validation: changed"), "{entry}");
 }
