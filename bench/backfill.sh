@@ -10,7 +10,7 @@ source tests/env.sh
 files=${1:-1000}
 per_file=${2:-2000}
 concurrency=${3:-32}
-cargo build --release -p kms-audit --bin kms-audit >&2
+cargo build --release --workspace --bins >&2  # one release build serves every bench script
 bin="$CARGO_TARGET_DIR/release/kms-audit"
 python3 - "$bin" "$files" "$per_file" "$concurrency" <<'PY'
 import json, os, resource, shutil, socket, subprocess, sys, tempfile, time, urllib.request

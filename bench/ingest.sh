@@ -13,7 +13,7 @@ RECORDS=${1:-100000}
 FILES=${2:-100}
 CORES=${BENCH_CORES:-2}
 work=${BENCH_DIR:-$KMS_AUDIT_CACHE/bench-ingest}
-cargo build --release -p kms-audit >&2
+cargo build --release --workspace --bins >&2  # one release build serves every bench script
 bin="$CARGO_TARGET_DIR/release/kms-audit"
 mkdir -p "$work"
 

@@ -10,6 +10,6 @@ source tests/env.sh
 files=${1:-10}
 per_file=${2:-40000}
 memory=${3:-256}
-cargo build --release -p lambda --bin kms-audit-ingest -p kms-audit --bin kms-audit >&2
+cargo build --release --workspace --bins >&2  # one release build serves every bench script
 python3 tests/lambda/emulator_test.py --bench --files "$files" --records-per-file "$per_file" --memory-mb "$memory" \
   --binary "$CARGO_TARGET_DIR/release/kms-audit-ingest" --cli "$CARGO_TARGET_DIR/release/kms-audit"

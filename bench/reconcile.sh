@@ -27,7 +27,7 @@ WORK=${BENCH_DIR:-$CARGO_TARGET_DIR/bench-reconcile}
 NCPU=$(awk -F, '{print NF}' <<<"$CPUS")
 
 echo "== building (release)" >&2
-nice cargo build --release -q -p kms-audit
+nice cargo build --release -q --workspace --bins  # one release build serves every bench script
 nice cargo build --release -q -p reconcile --example bench_lake
 BIN=$CARGO_TARGET_DIR/release/kms-audit
 

@@ -5,6 +5,7 @@
 #
 #   bench/verify.sh [N=1000] [SIZE=65536] [CONCURRENCY=8]
 #
+# CONCURRENCY may be a comma-separated list (e.g. 1,8,32): one verify run each, same objects.
 # Uses $KMS_AUDIT_BIN when set, else builds `kms-audit` in release mode (CARGO_TARGET_DIR is
 # honoured). Needs the test venv (tests/env.sh: moto_server, boto3, cryptography).
 set -euo pipefail
@@ -18,7 +19,7 @@ source "$repo/tests/env.sh"
 [ -n "$_target" ] && export CARGO_TARGET_DIR=$_target
 
 if [ -z "${KMS_AUDIT_BIN:-}" ]; then
-  (cd "$repo" && cargo build --release -p kms-audit >&2)
+  (cd "$repo" && cargo build --release --workspace --bins >&2)
   KMS_AUDIT_BIN=$CARGO_TARGET_DIR/release/kms-audit
 fi
 
@@ -51,9 +52,10 @@ python3 "$repo/tests/envelope/produce_s3_simple.py" --bucket bench --prefix data
   --count "$N" --size "$SIZE" >/dev/null
 echo "produced in $(( $(date +%s) - t0 )) s" >&2
 
-"$KMS_AUDIT_BIN" verify s3://bench/data/ --sample "$N" --seed 1 --expect-key "$key" \
-  --concurrency "$CONCURRENCY" --json --out "$work/report.json" >/dev/null
-python3 - "$work/report.json" "$N" "$SIZE" "$CONCURRENCY" <<'EOF'
+for c in ${CONCURRENCY//,/ }; do
+  "$KMS_AUDIT_BIN" verify s3://bench/data/ --sample "$N" --seed 1 --expect-key "$key" \
+    --concurrency "$c" --json --out "$work/report.json" >/dev/null 2>"$work/verify.err" || { cat "$work/verify.err" >&2; exit 1; }
+  python3 - "$work/report.json" "$N" "$SIZE" "$c" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
 run, s = r["run"], r["summary"]
@@ -64,3 +66,4 @@ print(f"verify: {s['total']} objects of {sys.argv[3]} B, concurrency {run['concu
       f"(max in flight {run['max_in_flight']}): {run['elapsed_ms']/1000:.2f} s, "
       f"{run['objects_per_sec']:.1f} objects/s, {mib / (run['elapsed_ms']/1000):.1f} MiB/s, all ok")
 EOF
+done

@@ -9,6 +9,8 @@ cd "$repo"
 source tests/env.sh
 profile=${PROFILE:-debug}
 flag=(); [ "$profile" = release ] && flag=(--release)
-cargo build "${flag[@]}" -p lambda --bin kms-audit-ingest -p kms-audit --bin kms-audit >&2
+# The whole workspace, as tests/run builds it: building single packages unifies features
+# differently and would rebuild the AWS SDK crates.
+cargo build "${flag[@]}" --workspace --bins >&2
 python3 tests/lambda/emulator_test.py \
   --binary "$CARGO_TARGET_DIR/$profile/kms-audit-ingest" --cli "$CARGO_TARGET_DIR/$profile/kms-audit" "$@"

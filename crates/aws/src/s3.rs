@@ -498,6 +498,12 @@ impl Store for ReadAheadStore {
         self.0.inner.list(prefix)
     }
     fn get(&self, key: &str) -> Result<Box<dyn Read + Send>, StoreError> {
+        // A planned object is served from its fetch (taken once), never fetched twice.
+        if let Some(&i) = self.0.index.get(key) {
+            if let Some(result) = self.0.take(i) {
+                return result.map(|bytes| Box::new(io::Cursor::new(bytes)) as Box<dyn Read + Send>);
+            }
+        }
         self.0.inner.get(key)
     }
     fn get_bytes(&self, key: &str) -> Result<Vec<u8>, StoreError> {

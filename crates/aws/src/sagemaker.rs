@@ -584,7 +584,9 @@ pub async fn resolve_keys(
     refs: impl IntoIterator<Item = String>,
     concurrency: usize,
 ) -> Result<KeyResolution, SageMakerError> {
-    let results: Vec<(String, Result<String, (String, bool)>)> = stream::iter(refs)
+    /// (reference, key ARN or (why, retryable))
+    type Answer = (String, Result<String, (String, bool)>);
+    let results: Vec<Answer> = stream::iter(refs)
         .map(|r| {
             let kms = kms.clone();
             async move {

@@ -85,9 +85,11 @@ pub fn sources_read_ahead(location: &str, depth: usize, max_bytes: u64) -> Resul
     let (store, objects) = list_s3(location)?;
     // The ingest reads log files in key order (all keys share one store, so location order
     // is key order); objects it skips (digests, …) are not fetched.
+    // Objects the ingest streams (larger than its whole-buffer bound) are not fetched ahead.
+    let in_memory_max = lake::IngestOptions::default().in_memory_max;
     let mut plan: Vec<(String, u64)> = objects
         .iter()
-        .filter(|o| trail::ObjectKind::of(&o.key).skip_reason().is_none())
+        .filter(|o| trail::ObjectKind::of(&o.key).skip_reason().is_none() && o.size <= in_memory_max)
         .map(|o| (o.key.clone(), o.size))
         .collect();
     plan.sort();

@@ -77,7 +77,7 @@ fn backfill_from_an_s3_trail_into_an_s3_lake_with_glue_then_compact() {
     assert!(err.contains("s3://trail/AWSLogs/111122223333/CloudTrail/us-east-1/2025/03/10/bad.json.gz"), "{err}");
     assert!(err.contains("glue:"), "{err}");
 
-    let lake = S3Store::new(s3.clone(), "lake", "audit", rt.handle().clone());
+    let lake = S3Store::new(s3, "lake", "audit", rt.handle().clone());
     let files = lake.list("kms_events/").unwrap();
     assert_eq!(files.len() as u64, got["output_files"].as_u64().unwrap());
     let quarantine = lake.list("_quarantine/").unwrap();

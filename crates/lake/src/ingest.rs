@@ -453,6 +453,20 @@ fn read_failure(source: &Source, e: &StoreError) -> SourceFailure {
 
 fn finish_file(result: Result<u64, FileError>, mut rows: FileRows, source: &Source) -> Result<FileRows, SourceFailure> {
     match result {
+        // A file none of whose records is usable (one huge record, say) is poison as a whole:
+        // refused and quarantined like an unreadable file, so a queue dead-letters it.
+        Ok(records) if records > 0 && rows.bad.len() as u64 == records => {
+            let first = &rows.bad[0];
+            Err(SourceFailure {
+                object: source.location(),
+                key: source.key.clone(),
+                reason: format!(
+                    "none of its {records} records is usable (record index {}: {})",
+                    first.index, first.reason
+                ),
+                retryable: false,
+            })
+        }
         Ok(records) => {
             rows.records = records;
             rows.finish_builders();

@@ -168,7 +168,7 @@ impl IngestHandler {
             match self.ingest(objects.into_values().collect()).await {
                 Ok((report, sizes_missing)) => {
                     for (location, e) in sizes_missing {
-                        fail_object(&announced, &location, e, &mut failed);
+                        fail_object(&announced, &location, &e, &mut failed);
                     }
                     for f in &report.failures {
                         let (bucket, key) = split_location(&f.object);
@@ -178,7 +178,7 @@ impl IngestHandler {
                             reason: f.reason.clone(),
                             retryable: f.retryable,
                         };
-                        fail_object(&announced, &f.object, e, &mut failed);
+                        fail_object(&announced, &f.object, &e, &mut failed);
                     }
                     partitions = aws::glue::partitions_of(&report.written);
                     summary = report.summary;
@@ -309,7 +309,7 @@ impl IngestHandler {
 fn fail_object(
     announced: &BTreeMap<String, Vec<String>>,
     location: &str,
-    error: ItemError,
+    error: &ItemError,
     failed: &mut BTreeMap<String, ItemError>,
 ) {
     match announced.get(location) {

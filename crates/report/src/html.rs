@@ -169,7 +169,7 @@ fn daily_chart(h: &mut String, usage: &[UsageRow]) {
         h,
         r#"<svg id="chart-daily" class="chart" width="{}" height="{}" role="img" aria-label="Daily calls per key">"#,
         w + 60.0,
-        ht + 20.0 * ((keys.len() + 1) / 2) as f64
+        ht + 20.0 * keys.len().div_ceil(2) as f64
     );
     let _ = writeln!(
         h,
@@ -214,12 +214,15 @@ fn daily_chart(h: &mut String, usage: &[UsageRow]) {
     h.push_str("</svg>\n");
 }
 
+/// One key's bar group: key, its total calls, its top principals with their calls.
+type KeyTopPrincipals<'a> = (&'a str, u64, Vec<(&'a str, u64)>);
+
 fn principals_chart(h: &mut String, usage: &[UsageRow]) {
     let mut per_key: BTreeMap<&str, BTreeMap<&str, u64>> = BTreeMap::new();
     for u in usage {
         *per_key.entry(&u.key_arn).or_default().entry(&u.principal_arn).or_default() += u.calls;
     }
-    let mut keys: Vec<(&str, u64, Vec<(&str, u64)>)> = per_key
+    let mut keys: Vec<KeyTopPrincipals<'_>> = per_key
         .into_iter()
         .map(|(k, ps)| {
             let total = ps.values().sum();

@@ -87,10 +87,11 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
     Err(format!("{s:?} is neither RFC 3339 nor YYYY-MM-DD"))
 }
 
+#[allow(clippy::needless_pass_by_value)] // every subcommand's `run` takes its Args by value (main.rs)
 pub fn run(args: Args) -> Result<u8> {
     let lake = location::open(&args.lake)?;
     let opts = IngestOptions { window_bytes: args.window_mib << 20, ..IngestOptions::default() };
-    let mut ingestor = Ingestor::new(lake.store.clone(), opts.clone());
+    let mut ingestor = Ingestor::new(lake.store.clone(), opts);
     let started = std::time::Instant::now();
     let report = if args.lookup_events {
         lookup(&args, &mut ingestor)?

@@ -41,6 +41,9 @@ write("trailing-garbage.json", three + b" {}", {"file_error": "trailing characte
 # A good file with bad records among good ones: each bad one is quarantined alone.
 huge = rec(104)
 huge["requestParameters"]["encryptionContext"]["padding"] = "x" * 300_000
+# A file whose only record is unusable is refused whole (nothing of it could land).
+write("only-bad-records.json", json.dumps({"Records": [huge]}).encode(),
+      {"file_error": "none of its 1 records is usable (record index 0", "rows": 0})
 ident = lambda **u: rec(0, userIdentity=u)
 records = [
     rec(100),                                            # 0 good

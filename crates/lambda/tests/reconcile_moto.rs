@@ -196,8 +196,24 @@ async fn scheduled_run_refreshes_expectations_writes_findings_and_publishes_high
     assert_eq!(rules, ["key-lifecycle", "unexpected-key", "unexpected-principal"]);
 
     // A repeated run of the same period replaces its own files (same run id, same objects).
+    let payload_again = payload.clone();
     let again = handler.handle(payload).await.unwrap();
     assert_eq!(again.run_id, run);
     let objects2: Vec<String> = lake.list_async("").await.unwrap().into_iter().map(|o| o.key).collect();
     assert_eq!(objects, objects2);
+
+    // No allow-list object: the run goes on without one, and the admin's read is now unexpected.
+    let mut settings = ReconcileSettings::for_lake(&format!("s3://{LAKE}/audit"));
+    settings.allow_url = Some(format!("s3://{LAKE}/audit/_config/missing.json"));
+    let handler = ReconcileHandler::new(
+        s3.clone(),
+        SageMakerSource::from_config_path_style(&config, true),
+        None,
+        settings,
+        tokio::runtime::Handle::current(),
+    )
+    .unwrap();
+    let without = handler.handle(payload_again).await.unwrap();
+    assert_eq!(without.by_rule.get("unexpected-principal"), Some(&2), "{:?}", without.by_rule);
+    assert_eq!(without.published, 0, "no topic configured");
 }

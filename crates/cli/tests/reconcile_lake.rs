@@ -86,9 +86,10 @@ impl World {
     }
 }
 
-fn identities(
-    findings: &[Finding],
-) -> BTreeSet<(Rule, Option<String>, Option<String>, Option<String>, Option<String>)> {
+/// (rule, event_id, key_arn, job_arn, principal_arn)
+type Identity = (Rule, Option<String>, Option<String>, Option<String>, Option<String>);
+
+fn identities(findings: &[Finding]) -> BTreeSet<Identity> {
     findings
         .iter()
         .map(|f| (f.rule, f.event_id.clone(), f.key_arn.clone(), f.job_arn.clone(), f.principal_arn.clone()))
