@@ -170,12 +170,20 @@ fn a_rate_limited_endpoint_sees_no_throttling_and_bad_records_are_quarantined_al
     }
     assert_eq!(sources.len(), 3);
     assert_eq!(pager.retries, 0, "a client within 2 req/s is never throttled");
-    // The record without an eventID is quarantined alone; its neighbours land.
+    // The record without an eventID is quarantined alone; its neighbours land. It is alone in
+    // its page (page size 1), so that page has no usable record and is refused as a whole.
     let lake_dir = tempfile::tempdir().unwrap();
     let report = Ingestor::new(Arc::new(LocalStore::new(lake_dir.path())), IngestOptions::default())
         .ingest(sources, &|_, _| {})
         .unwrap();
     assert_eq!(report.summary.rows, 2);
-    assert_eq!(report.summary.quarantined_records, 1);
-    assert!(report.failures.is_empty());
+    assert_eq!(report.summary.quarantined_files, 1);
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    let failure = &report.failures[0];
+    assert!(failure.object.starts_with("cloudtrail-lookup://us-east-1/"), "{failure:?}");
+    assert!(
+        failure.reason.contains("none of its 1 records is usable") && failure.reason.contains("eventID"),
+        "{failure:?}"
+    );
+    assert!(!failure.retryable);
 }

@@ -33,15 +33,21 @@ pub struct QuarantinedRecord {
     pub excerpt: String,
 }
 
-/// Key of the entry for a source with identity `identity_hex`.
-pub fn entry_key(identity_hex: &str) -> String {
-    format!("{QUARANTINE_PREFIX}{identity_hex}.json")
+/// Key of the entry for `object` whose content identity is `identity_hex`. Both count: the
+/// same object re-ingested keeps its one entry, and two objects with the same bytes (ten
+/// zero-byte files, say) each get their own, so no bad object goes unnamed.
+pub fn entry_key(object: &str, identity_hex: &str) -> String {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(object.as_bytes());
+    h.update(&[0]);
+    h.update(identity_hex.as_bytes());
+    format!("{QUARANTINE_PREFIX}{:032x}.json", h.digest128())
 }
 
-/// Writes an entry unless one already exists for the same source.
+/// Writes an entry unless one already exists for the same object and content.
 pub fn write_entry(lake: &dyn Store, identity_hex: &str, entry: &QuarantineEntry) -> Result<(), LakeError> {
     let body = serde_json::to_vec_pretty(entry).expect("quarantine entry serializes");
-    lake.put_if_absent(&entry_key(identity_hex), &body)?;
+    lake.put_if_absent(&entry_key(&entry.object, identity_hex), &body)?;
     Ok(())
 }
 

@@ -110,3 +110,23 @@ fn one_bad_file_does_not_stop_the_others() {
     assert_eq!(report.summary.files, 2);
     assert_eq!(read_rows(lake.path()).len(), 14 + 13, "good file's 13 rows and the 14 good records land");
 }
+
+#[test]
+fn identical_bad_files_are_each_quarantined_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["a.json.gz", "b.json.gz"] {
+        std::fs::copy(data("bad/empty.json.gz"), dir.path().join(name)).unwrap();
+    }
+    let lake = tempfile::tempdir().unwrap();
+    let report = ingest(lake.path(), sources(dir.path()), IngestOptions::default());
+    assert_eq!(report.failures.len(), 2);
+    let mut objects: Vec<String> =
+        quarantine_entries(lake.path()).iter().map(|e| e["object"].as_str().unwrap().to_owned()).collect();
+    objects.sort();
+    assert_eq!(objects.len(), 2, "same bytes, two objects, two entries: {objects:?}");
+    assert!(objects[0].ends_with("a.json.gz") && objects[1].ends_with("b.json.gz"), "{objects:?}");
+    // A rerun keeps the entries as they are.
+    let before = quarantine_entries(lake.path());
+    ingest(lake.path(), sources(dir.path()), IngestOptions::default());
+    assert_eq!(quarantine_entries(lake.path()), before);
+}

@@ -302,3 +302,184 @@ async fn compaction_merges_batches_into_one_file_per_partition() {
     assert_eq!(again.compacted, 0);
     assert_eq!(w.snapshot().await, after);
 }
+
+/// Gzips `data` as CloudTrail delivers log files.
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+/// The five kinds of poison file of the load test, each with what its quarantine reason says.
+fn poison_file(kind: usize, good_gz: &[u8]) -> (&'static str, Vec<u8>, &'static str) {
+    match kind {
+        0 => ("truncated", good_gz[..good_gz.len() / 2].to_vec(), "gzip"),
+        1 => ("invalid", gzip(br#"{"Records": [{"eventVersion": "1.08", "eventTime": 2025-03-10}]}"#), "invalid JSON"),
+        2 => ("not-cloudtrail", gzip(br#"{"hello": "world", "items": [1, 2, 3]}"#), "no Records"),
+        3 => ("zero-bytes", Vec::new(), "empty"),
+        _ => {
+            let record = json!({
+                "eventVersion": "1.08", "eventSource": "kms.amazonaws.com", "eventName": "Decrypt",
+                "eventTime": "2025-03-10T12:00:00Z", "eventID": "11111111-2222-4333-8444-555555555555",
+                "awsRegion": "us-east-1", "recipientAccountId": "111122223333",
+                "userIdentity": {"type": "AWSService", "invokedBy": "s3.amazonaws.com"},
+                "requestParameters": {"encryptionContext": {"padding": "x".repeat(1 << 20)}},
+            });
+            ("huge-record", gzip(json!({"Records": [record]}).to_string().as_bytes()), "exceeds")
+        }
+    }
+}
+
+/// Load: 1,000 SQS messages in batches of 10 through the handler, 5% of them announcing poison
+/// files (truncated, invalid JSON, not CloudTrail, zero bytes, one huge record). Every good file
+/// lands exactly once (same rows per source file as one local ingest of the good files), every
+/// poison file is quarantined with its reason and comes back in `batchItemFailures` each time
+/// SQS redelivers it (so it ends in the DLQ), and redeliveries change nothing in the lake.
+/// Glue registration is off here (the first test covers it): this measures the file path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_messages_with_five_percent_poison() {
+    const MESSAGES: usize = 1000;
+    const POISON_EVERY: usize = 20;
+    let good_files = MESSAGES - MESSAGES / POISON_EVERY;
+    let moto = MotoServer::start();
+    let config = aws::config::local(&moto.endpoint(), "us-east-1").await;
+    let s3 = aws::config::s3_client_path_style(&config, true);
+    for b in [TRAIL, LAKE] {
+        s3.create_bucket().bucket(b).send().await.unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let spec = synth::TrailSpec {
+        records: good_files * 8,
+        files: good_files,
+        days: 1,
+        keys: 2,
+        roles: 2,
+        duplicate_fraction: 0.0,
+        ..synth::TrailSpec::default()
+    };
+    let stats = synth::generate_trail(&spec, dir.path()).unwrap();
+    assert_eq!(stats.files.len(), good_files);
+    let trail = S3Store::new(s3.clone(), TRAIL, "", tokio::runtime::Handle::current());
+    let mut uploads: Vec<(String, Vec<u8>)> = stats
+        .files
+        .iter()
+        .map(|f| (f.strip_prefix(dir.path()).unwrap().to_string_lossy().into_owned(), std::fs::read(f).unwrap()))
+        .collect();
+    let good_keys: Vec<String> = uploads.iter().map(|(k, _)| k.clone()).collect();
+    let mut poison: BTreeMap<String, &'static str> = BTreeMap::new();
+    for n in 0..MESSAGES / POISON_EVERY {
+        let (kind, body, reason) = poison_file(n % 5, &uploads[n].1);
+        let key = format!("AWSLogs/111122223333/CloudTrail/us-east-1/2025/03/10/111122223333_CloudTrail_us-east-1_20250310T1200Z_{kind}-{n:03}.json.gz");
+        poison.insert(key.clone(), reason);
+        uploads.push((key, body));
+    }
+    use futures::StreamExt as _;
+    let sizes: BTreeMap<String, (u64, String)> = futures::stream::iter(uploads)
+        .map(|(key, body)| {
+            let trail = &trail;
+            async move {
+                trail.put_async(&key, body.into(), None).await.unwrap();
+                let (info, _) = trail.head_async(&key).await.unwrap().unwrap();
+                (key, (info.size, info.etag.unwrap()))
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+
+    // Message order: a poison file every POISON_EVERY messages, so most batches carry one.
+    let mut order: Vec<&String> = good_keys.iter().collect();
+    for (n, key) in poison.keys().enumerate() {
+        order.insert((n * POISON_EVERY + 7).min(order.len()), key);
+    }
+    let messages: Vec<SqsMessage> = order
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let (size, etag) = &sizes[*key];
+            message(&format!("msg-{i:04}"), s3_body(key, *size, etag))
+        })
+        .collect();
+    let id_of: BTreeMap<String, &String> =
+        messages.iter().zip(&order).map(|(m, k)| (m.message_id.clone().unwrap(), *k)).collect();
+
+    let handler = IngestHandler::new(
+        s3.clone(),
+        None,
+        IngestSettings::for_lake(&format!("s3://{LAKE}/audit")),
+        tokio::runtime::Handle::current(),
+    )
+    .unwrap();
+    let mut failed: BTreeSet<String> = BTreeSet::new();
+    let started = std::time::Instant::now();
+    for batch in messages.chunks(10) {
+        let response = handler.handle(event(batch.to_vec())).await.unwrap();
+        failed.extend(failed_ids(&response));
+    }
+    eprintln!("{MESSAGES} messages in {:.1} s", started.elapsed().as_secs_f64());
+    let failed_keys: BTreeSet<&String> = failed.iter().map(|id| id_of[id]).collect();
+    let poison_keys: BTreeSet<&String> = poison.keys().collect();
+    assert_eq!(failed_keys, poison_keys, "exactly the poison files fail their messages");
+
+    // Every poison file is quarantined with its reason.
+    let lake_root = S3Store::new(s3.clone(), LAKE, "", tokio::runtime::Handle::current());
+    let mut quarantined: BTreeMap<String, String> = BTreeMap::new();
+    for o in lake_root.list_async("audit/_quarantine/").await.unwrap() {
+        let entry: serde_json::Value =
+            serde_json::from_slice(&lake_root.get_bytes_async(&o.key).await.unwrap()).unwrap();
+        quarantined.insert(entry["object"].as_str().unwrap().to_owned(), entry["reason"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(quarantined.len(), poison.len(), "{quarantined:?}");
+    for (key, fragment) in &poison {
+        let reason = &quarantined[&format!("s3://{TRAIL}/{key}")];
+        assert!(reason.contains(fragment), "{key}: reason {reason:?} lacks {fragment:?}");
+    }
+
+    // Every good file landed exactly once: the same rows per source as one local ingest.
+    let local = tempfile::tempdir().unwrap();
+    let src = LocalStore::new(dir.path());
+    let sources: Vec<Source> = good_keys
+        .iter()
+        .map(|k| Source {
+            store: Arc::new(src.clone()),
+            key: k.clone(),
+            size: std::fs::metadata(dir.path().join(k)).unwrap().len(),
+            etag: None,
+        })
+        .collect();
+    let reference = Ingestor::new(Arc::new(LocalStore::new(local.path())), IngestOptions::default())
+        .ingest(sources, &|_, _| {})
+        .unwrap();
+    assert!(reference.failures.is_empty());
+    let rows_per_source = |store: &dyn lake::Store, prefix: &str| {
+        let mut per: BTreeMap<String, u64> = BTreeMap::new();
+        lake::read::for_each_event_batch(store, &lake::read::EventFilter::default(), |_, b| {
+            for s in lake::compact::source_objects(&b).unwrap().iter().flatten() {
+                *per.entry(s.trim_start_matches(prefix).to_owned()).or_default() += 1;
+            }
+            Ok(())
+        })
+        .unwrap();
+        per
+    };
+    let lake = S3Store::new(s3.clone(), LAKE, "audit", tokio::runtime::Handle::current());
+    let landed = tokio::task::block_in_place(|| rows_per_source(&lake, &format!("s3://{TRAIL}/")));
+    let want = rows_per_source(&LocalStore::new(local.path()), &format!("{}/", dir.path().display()));
+    assert_eq!(landed.values().sum::<u64>(), reference.summary.rows);
+    assert_eq!(landed, want, "rows per source file");
+
+    // SQS redelivers the failed messages (maxReceiveCount times): they fail again, the lake
+    // does not change, and SQS moves them to the DLQ.
+    let before = lake_root.list_async("audit/").await.unwrap();
+    let retry: Vec<SqsMessage> =
+        messages.iter().filter(|m| failed.contains(m.message_id.as_deref().unwrap())).cloned().collect();
+    for batch in retry.chunks(10) {
+        let response = handler.handle(event(batch.to_vec())).await.unwrap();
+        assert_eq!(failed_ids(&response).len(), batch.len());
+    }
+    let after = lake_root.list_async("audit/").await.unwrap();
+    let names = |l: &[lake::ObjectInfo]| l.iter().map(|o| (o.key.clone(), o.size)).collect::<Vec<_>>();
+    assert_eq!(names(&after), names(&before), "redelivered poison changed the lake");
+    drop(moto);
+}
