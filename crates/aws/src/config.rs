@@ -28,10 +28,42 @@ use lake::StoreErrorKind;
 /// Environment variable that turns on S3 path-style addressing (needed by local S3 endpoints).
 pub const FORCE_PATH_STYLE_ENV: &str = "KMS_AUDIT_S3_FORCE_PATH_STYLE";
 
+/// Environment variable: seconds one attempt of an AWS call may take before it is abandoned
+/// and retried (default [`DEFAULT_ATTEMPT_TIMEOUT_SECS`]).
+pub const ATTEMPT_TIMEOUT_ENV: &str = "KMS_AUDIT_AWS_ATTEMPT_TIMEOUT_SECS";
+/// Long enough to upload a large Parquet file from a slow link; a silent server costs at most
+/// this per attempt instead of hanging the run.
+pub const DEFAULT_ATTEMPT_TIMEOUT_SECS: u64 = 120;
+/// Attempts per AWS call (the SDK's default is 3) unless `AWS_MAX_ATTEMPTS` says otherwise: a
+/// backfill meets bursts of S3 `SlowDown` that outlast three tries.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 6;
+
+/// The SDK defaults every client of kms-audit starts from: timeouts and the retry budget.
+fn defaults() -> aws_config::ConfigLoader {
+    use aws_config::retry::RetryConfig;
+    use aws_config::timeout::TimeoutConfig;
+    use std::time::Duration;
+    let attempt = std::env::var(ATTEMPT_TIMEOUT_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .unwrap_or(DEFAULT_ATTEMPT_TIMEOUT_SECS);
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
+        TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .operation_attempt_timeout(Duration::from_secs(attempt))
+            .build(),
+    );
+    if std::env::var_os("AWS_MAX_ATTEMPTS").is_none() {
+        loader = loader.retry_config(RetryConfig::standard().with_max_attempts(DEFAULT_MAX_ATTEMPTS));
+    }
+    loader
+}
+
 /// Loads the standard chain (environment, profile, IMDS/ECS/Lambda role), including
-/// `AWS_ENDPOINT_URL` and `AWS_REGION`.
+/// `AWS_ENDPOINT_URL` and `AWS_REGION`, with kms-audit's timeouts and retry budget.
 pub async fn load() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    defaults().load().await
 }
 
 /// A configuration for a local endpoint (the moto server, a stand-in) with dummy static
@@ -40,7 +72,7 @@ pub async fn load() -> SdkConfig {
 pub async fn local(endpoint: &str, region: &str) -> SdkConfig {
     let creds =
         aws_sdk_s3::config::Credentials::new("testing", "testing", Some("testing".into()), None, "kms-audit-local");
-    aws_config::defaults(BehaviorVersion::latest())
+    defaults()
         .endpoint_url(endpoint)
         .region(aws_config::Region::new(region.to_owned()))
         .credentials_provider(creds)

@@ -102,7 +102,11 @@ pub struct SourceFailure {
     pub object: String,
     pub key: String,
     pub reason: String,
+    /// A retry may succeed (throttling, a cut connection, a missing object).
     pub retryable: bool,
+    /// The data itself is at fault, so the source was quarantined. A source that could not
+    /// be read (access denied, say) is not: fixing the access and rerunning lands it.
+    pub data_fault: bool,
 }
 
 /// What an ingest did.
@@ -378,7 +382,7 @@ impl Ingestor {
         report: &mut IngestReport,
     ) -> Result<(), LakeError> {
         tracing::error!(object = %failure.object, reason = %failure.reason, retryable = failure.retryable, "file not ingested");
-        if !failure.retryable {
+        if failure.data_fault {
             report.summary.quarantined_files += 1;
             let entry = QuarantineEntry {
                 object: source.location(),
@@ -448,6 +452,7 @@ fn read_failure(source: &Source, e: &StoreError) -> SourceFailure {
         key: source.key.clone(),
         reason: e.to_string(),
         retryable: e.is_retryable() || e.is_not_found(),
+        data_fault: false,
     }
 }
 
@@ -465,6 +470,7 @@ fn finish_file(result: Result<u64, FileError>, mut rows: FileRows, source: &Sour
                     first.index, first.reason
                 ),
                 retryable: false,
+                data_fault: true,
             })
         }
         Ok(records) => {
@@ -477,6 +483,7 @@ fn finish_file(result: Result<u64, FileError>, mut rows: FileRows, source: &Sour
             key: source.key.clone(),
             reason: e.to_string(),
             retryable: e.is_retryable(),
+            data_fault: !e.is_retryable(),
         }),
     }
 }

@@ -26,6 +26,12 @@ struct World {
 }
 
 async fn world(records: usize, files: usize, days: u32) -> World {
+    world_of(synth::TrailSpec { records, files, days, ..synth::TrailSpec::default() }).await
+}
+
+/// A moto server with the trail and lake buckets, the generated trail uploaded, and the Glue table.
+async fn world_of(spec: synth::TrailSpec) -> World {
+    use futures::StreamExt as _;
     let moto = MotoServer::start();
     let config = aws::config::local(&moto.endpoint(), "us-east-1").await;
     let s3 = aws::config::s3_client_path_style(&config, true);
@@ -33,15 +39,16 @@ async fn world(records: usize, files: usize, days: u32) -> World {
         s3.create_bucket().bucket(b).send().await.unwrap();
     }
     let dir = tempfile::tempdir().unwrap();
-    let spec = synth::TrailSpec { records, files, days, ..synth::TrailSpec::default() };
     let stats = synth::generate_trail(&spec, dir.path()).unwrap();
     let trail = S3Store::new(s3.clone(), TRAIL, "", tokio::runtime::Handle::current());
-    let mut keys = Vec::new();
-    for f in &stats.files {
-        let key = f.strip_prefix(dir.path()).unwrap().to_string_lossy().into_owned();
-        trail.put_async(&key, std::fs::read(f).unwrap().into(), None).await.unwrap();
-        keys.push(key);
-    }
+    let keys: Vec<String> =
+        stats.files.iter().map(|f| f.strip_prefix(dir.path()).unwrap().to_string_lossy().into_owned()).collect();
+    futures::stream::iter(&keys)
+        .for_each_concurrent(16, |key| {
+            let (trail, path) = (&trail, dir.path().join(key));
+            async move { trail.put_async(key, std::fs::read(path).unwrap().into(), None).await.unwrap() }
+        })
+        .await;
     let glue = GlueTable::new(aws::config::glue_client(&config), "kms_audit", "kms_events");
     glue.create_kms_events_table(&format!("s3://{LAKE}/audit/kms_events/")).await.unwrap();
     World { moto, config, s3, dir, keys }
@@ -342,14 +349,7 @@ async fn a_thousand_messages_with_five_percent_poison() {
     const MESSAGES: usize = 1000;
     const POISON_EVERY: usize = 20;
     let good_files = MESSAGES - MESSAGES / POISON_EVERY;
-    let moto = MotoServer::start();
-    let config = aws::config::local(&moto.endpoint(), "us-east-1").await;
-    let s3 = aws::config::s3_client_path_style(&config, true);
-    for b in [TRAIL, LAKE] {
-        s3.create_bucket().bucket(b).send().await.unwrap();
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let spec = synth::TrailSpec {
+    let w = world_of(synth::TrailSpec {
         records: good_files * 8,
         files: good_files,
         days: 1,
@@ -357,36 +357,22 @@ async fn a_thousand_messages_with_five_percent_poison() {
         roles: 2,
         duplicate_fraction: 0.0,
         ..synth::TrailSpec::default()
-    };
-    let stats = synth::generate_trail(&spec, dir.path()).unwrap();
-    assert_eq!(stats.files.len(), good_files);
-    let trail = S3Store::new(s3.clone(), TRAIL, "", tokio::runtime::Handle::current());
-    let mut uploads: Vec<(String, Vec<u8>)> = stats
-        .files
-        .iter()
-        .map(|f| (f.strip_prefix(dir.path()).unwrap().to_string_lossy().into_owned(), std::fs::read(f).unwrap()))
-        .collect();
-    let good_keys: Vec<String> = uploads.iter().map(|(k, _)| k.clone()).collect();
+    })
+    .await;
+    assert_eq!(w.keys.len(), good_files);
+    let (s3, dir, trail) = (&w.s3, &w.dir, w.trail());
+    let good_keys = w.keys.clone();
     let mut poison: BTreeMap<String, &'static str> = BTreeMap::new();
-    for n in 0..MESSAGES / POISON_EVERY {
-        let (kind, body, reason) = poison_file(n % 5, &uploads[n].1);
+    for (n, good) in good_keys.iter().take(MESSAGES / POISON_EVERY).enumerate() {
+        let (kind, body, reason) = poison_file(n % 5, &std::fs::read(dir.path().join(good)).unwrap());
         let key = format!("AWSLogs/111122223333/CloudTrail/us-east-1/2025/03/10/111122223333_CloudTrail_us-east-1_20250310T1200Z_{kind}-{n:03}.json.gz");
-        poison.insert(key.clone(), reason);
-        uploads.push((key, body));
+        trail.put_async(&key, body.into(), None).await.unwrap();
+        poison.insert(key, reason);
     }
-    use futures::StreamExt as _;
-    let sizes: BTreeMap<String, (u64, String)> = futures::stream::iter(uploads)
-        .map(|(key, body)| {
-            let trail = &trail;
-            async move {
-                trail.put_async(&key, body.into(), None).await.unwrap();
-                let (info, _) = trail.head_async(&key).await.unwrap().unwrap();
-                (key, (info.size, info.etag.unwrap()))
-            }
-        })
-        .buffer_unordered(16)
-        .collect()
-        .await;
+    let mut sizes: BTreeMap<&String, (u64, String)> = BTreeMap::new();
+    for key in good_keys.iter().chain(poison.keys()) {
+        sizes.insert(key, w.size_etag(key).await);
+    }
 
     // Message order: a poison file every POISON_EVERY messages, so most batches carry one.
     let mut order: Vec<&String> = good_keys.iter().collect();
@@ -397,7 +383,7 @@ async fn a_thousand_messages_with_five_percent_poison() {
         .iter()
         .enumerate()
         .map(|(i, key)| {
-            let (size, etag) = &sizes[*key];
+            let (size, etag) = &sizes[key];
             message(&format!("msg-{i:04}"), s3_body(key, *size, etag))
         })
         .collect();
@@ -481,5 +467,5 @@ async fn a_thousand_messages_with_five_percent_poison() {
     let after = lake_root.list_async("audit/").await.unwrap();
     let names = |l: &[lake::ObjectInfo]| l.iter().map(|o| (o.key.clone(), o.size)).collect::<Vec<_>>();
     assert_eq!(names(&after), names(&before), "redelivered poison changed the lake");
-    drop(moto);
+    drop(w.moto);
 }

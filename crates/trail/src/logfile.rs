@@ -169,22 +169,61 @@ where
 }
 
 fn visit_stream<R: Read, F: FnMut(RawRecord<'_>)>(reader: R, _limits: &ReadLimits, visit: F) -> Result<u64, FileError> {
-    let mut reader = BufReader::with_capacity(256 << 10, reader);
-    let head = io::BufRead::fill_buf(&mut reader).map_err(FileError::Io)?;
-    if head.is_empty() {
+    let mut source = SourceReader { inner: reader, failed: None };
+    // The gzip magic may arrive split over reads (a network body): read until two bytes or EOF.
+    let mut magic = [0u8; 2];
+    let mut got = 0;
+    while got < magic.len() {
+        match source.read(&mut magic[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Err(FileError::Io(source.failed.take().expect("source error kept"))),
+        }
+    }
+    if got == 0 {
         return Err(FileError::Empty);
     }
-    if head.starts_with(&GZIP_MAGIC) {
+    let head = io::Cursor::new(magic[..got].to_vec());
+    let reader = BufReader::with_capacity(256 << 10, head.chain(source));
+    let (result, source, inflate_failed, produced) = if magic[..got] == GZIP_MAGIC {
         let counter = CountingReader { inner: MultiGzDecoder::new(reader), produced: 0, failed: None };
         let mut counted = BufReader::with_capacity(256 << 10, counter);
         let result = visit_reader(&mut counted, visit);
         let counter = counted.into_inner();
-        match (counter.failed, result) {
-            (Some(source), _) => Err(FileError::Gzip { decompressed_bytes: counter.produced, source }),
-            (None, r) => r,
-        }
+        let source = counter.inner.into_inner().into_inner().into_inner().1;
+        (result, source, counter.failed, counter.produced)
     } else {
-        visit_reader(reader, visit)
+        let mut reader = reader;
+        let result = visit_reader(&mut reader, visit);
+        (result, reader.into_inner().into_inner().1, None, 0)
+    };
+    // A failing source (a connection cut mid-body) is an I/O error a retry can fix, not bad
+    // data, whatever the inflater or the parser made of it.
+    match (source.failed, inflate_failed, result) {
+        (Some(e), _, _) => Err(FileError::Io(e)),
+        (None, Some(source), _) => Err(FileError::Gzip { decompressed_bytes: produced, source }),
+        (None, None, r) => r,
+    }
+}
+
+/// Keeps the source's own I/O error, which the inflater and the parser would otherwise turn
+/// into a data error.
+struct SourceReader<R> {
+    inner: R,
+    failed: Option<io::Error>,
+}
+
+impl<R: Read> Read for SourceReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.inner.read(buf) {
+            Err(e) if e.kind() != io::ErrorKind::Interrupted => {
+                let kind = e.kind();
+                self.failed = Some(e);
+                Err(io::Error::new(kind, "the source failed"))
+            }
+            other => other,
+        }
     }
 }
 

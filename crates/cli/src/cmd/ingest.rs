@@ -132,7 +132,12 @@ pub fn run(args: Args) -> Result<u8> {
         s.kms_events as f64 / elapsed.as_secs_f64().max(1e-9)
     );
     for f in &report.failures {
-        eprintln!("ingest: {}: {}{}", f.object, f.reason, if f.retryable { " (retryable)" } else { " (quarantined)" });
+        let outcome = match (f.retryable, f.data_fault) {
+            (true, _) => " (retryable)",
+            (false, true) => " (quarantined)",
+            (false, false) => " (not quarantined: not the data's fault; fix the cause and rerun)",
+        };
+        eprintln!("ingest: {}: {}{outcome}", f.object, f.reason);
     }
     Ok(if s.quarantined > 0 || !report.failures.is_empty() { EXIT_QUARANTINED } else { EXIT_OK })
 }

@@ -364,6 +364,7 @@ pub fn add_refused(report: &mut lake::IngestReport, refused: Vec<Refused>) {
         key: r.source.key,
         reason: r.reason,
         retryable: false,
+        data_fault: true,
     }));
 }
 
