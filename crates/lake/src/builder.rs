@@ -2,9 +2,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, BooleanBuilder, ListBuilder, MapBuilder, MapFieldNames, StringBuilder, TimestampMillisecondBuilder,
-};
+use arrow::array::{ArrayRef, BooleanBuilder, ListBuilder, MapBuilder, StringBuilder, TimestampMillisecondBuilder};
 use arrow::datatypes::{DataType, Field};
 use arrow::record_batch::RecordBatch;
 use trail::KmsEvent;
@@ -50,46 +48,56 @@ pub struct EventBuilder {
     bytes: usize,
 }
 
+/// Rows a new builder has room for. Small on purpose: one log file fills a builder per
+/// partition it touches, often with a handful of rows, and Arrow's default capacity (1,024 rows
+/// and 1 KiB per column) made those slots cost ~200 KB each in memory and page zeroing;
+/// builders grow by doubling when a partition is busy.
+const INITIAL_ROWS: usize = 8;
+
+fn text() -> StringBuilder {
+    StringBuilder::with_capacity(INITIAL_ROWS, INITIAL_ROWS * 32)
+}
+
 impl Default for EventBuilder {
     fn default() -> Self {
-        let map_names = MapFieldNames { entry: "key_value".into(), key: "key".into(), value: "value".into() };
+        let map_names = crate::schema::context_map_field_names();
         Self {
-            event_id: StringBuilder::new(),
-            event_time: TimestampMillisecondBuilder::new().with_timezone("UTC"),
-            event_name: StringBuilder::new(),
-            event_version: StringBuilder::new(),
-            aws_region: StringBuilder::new(),
-            account_id: StringBuilder::new(),
-            key_arn: StringBuilder::new(),
-            key_alias: StringBuilder::new(),
-            principal_arn: StringBuilder::new(),
-            principal_type: StringBuilder::new(),
-            session_arn: StringBuilder::new(),
-            session_name: StringBuilder::new(),
-            source_identity: StringBuilder::new(),
-            access_key_id: StringBuilder::new(),
-            invoked_by: StringBuilder::new(),
-            source_ip: StringBuilder::new(),
-            user_agent: StringBuilder::new(),
-            encryption_context: MapBuilder::new(Some(map_names), StringBuilder::new(), StringBuilder::new()),
-            encryption_algorithm: StringBuilder::new(),
-            grantee_principal: StringBuilder::new(),
-            grant_operations: ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new(
+            event_id: text(),
+            event_time: TimestampMillisecondBuilder::with_capacity(INITIAL_ROWS).with_timezone("UTC"),
+            event_name: text(),
+            event_version: text(),
+            aws_region: text(),
+            account_id: text(),
+            key_arn: text(),
+            key_alias: text(),
+            principal_arn: text(),
+            principal_type: text(),
+            session_arn: text(),
+            session_name: text(),
+            source_identity: text(),
+            access_key_id: text(),
+            invoked_by: text(),
+            source_ip: text(),
+            user_agent: text(),
+            encryption_context: MapBuilder::with_capacity(Some(map_names), text(), text(), INITIAL_ROWS),
+            encryption_algorithm: text(),
+            grantee_principal: text(),
+            grant_operations: ListBuilder::with_capacity(text(), INITIAL_ROWS).with_field(Arc::new(Field::new(
                 "element",
                 DataType::Utf8,
                 true,
             ))),
-            error_code: StringBuilder::new(),
-            error_message: StringBuilder::new(),
-            request_id: StringBuilder::new(),
-            read_only: BooleanBuilder::new(),
-            shared_event_id: StringBuilder::new(),
-            vpc_endpoint_id: StringBuilder::new(),
-            tls_version: StringBuilder::new(),
-            tls_cipher_suite: StringBuilder::new(),
-            request_parameters: StringBuilder::new(),
-            additional_event_data: StringBuilder::new(),
-            source_object: StringBuilder::new(),
+            error_code: text(),
+            error_message: text(),
+            request_id: text(),
+            read_only: BooleanBuilder::with_capacity(INITIAL_ROWS),
+            shared_event_id: text(),
+            vpc_endpoint_id: text(),
+            tls_version: text(),
+            tls_cipher_suite: text(),
+            request_parameters: text(),
+            additional_event_data: text(),
+            source_object: text(),
             rows: 0,
             bytes: 0,
         }

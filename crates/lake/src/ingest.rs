@@ -37,7 +37,8 @@ pub struct IngestOptions {
     pub limits: ReadLimits,
     /// Estimated decompressed bytes per window (gzip counts as 10× its size).
     pub window_bytes: u64,
-    /// Row bytes buffered before partitions are written out as parts.
+    /// Row bytes a streamed (large) file buffers before its partitions are written out as
+    /// parts: what bounds its memory. A window of small files is written once, at its end.
     pub flush_bytes: usize,
     /// Compressed objects up to this size are read into memory whole; larger ones stream.
     pub in_memory_max: u64,
@@ -48,7 +49,7 @@ impl Default for IngestOptions {
         IngestOptions {
             limits: ReadLimits::default(),
             window_bytes: 192 << 20,
-            flush_bytes: 32 << 20,
+            flush_bytes: 16 << 20,
             in_memory_max: 8 << 20,
         }
     }
@@ -213,7 +214,9 @@ impl Ingestor {
             .collect();
 
         let batch_id = batch_id(parsed.iter().map(|(id, _)| *id));
-        let mut writer = WindowWriter::new(batch_id, self.opts.flush_bytes);
+        // One part per partition per window: the window's size already bounds the rows held.
+        let window_rows_max = usize::try_from(self.opts.window_bytes).unwrap_or(usize::MAX).max(self.opts.flush_bytes);
+        let mut writer = WindowWriter::new(batch_id, window_rows_max);
         for (source, (identity, result)) in window.iter().zip(parsed) {
             report.summary.input_bytes += source.size;
             match result {

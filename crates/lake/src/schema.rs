@@ -60,6 +60,12 @@ pub fn context_map_type() -> DataType {
     )
 }
 
+/// Field names of the `encryption_context` map, for building one with Arrow's `MapBuilder`
+/// (whose defaults differ from [`context_map_type`]).
+pub fn context_map_field_names() -> arrow::array::MapFieldNames {
+    arrow::array::MapFieldNames { entry: "key_value".into(), key: "key".into(), value: "value".into() }
+}
+
 /// Type of `grant_operations`: `array<string>`.
 pub fn string_list_type() -> DataType {
     DataType::List(Arc::new(Field::new("element", DataType::Utf8, true)))

@@ -63,8 +63,8 @@ impl IngestSettings {
             glue_database: var("GLUE_DATABASE"),
             glue_table: var("GLUE_TABLE").unwrap_or_else(|| lake::partition::KMS_EVENTS_TABLE.to_owned()),
             read_ahead: num("INGEST_READ_AHEAD", 4)? as usize,
-            read_ahead_bytes: num("INGEST_READ_AHEAD_MIB", 48)? << 20,
-            window_mib: num("INGEST_WINDOW_MIB", 96)?,
+            read_ahead_bytes: num("INGEST_READ_AHEAD_MIB", read_ahead_mib_for(memory_mb()))? << 20,
+            window_mib: num("INGEST_WINDOW_MIB", window_mib_for(memory_mb()))?,
         })
     }
 
@@ -79,6 +79,24 @@ impl IngestSettings {
             window_mib: 96,
         }
     }
+}
+
+/// The function's memory in MB (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, set by Lambda), if known.
+fn memory_mb() -> Option<u64> {
+    std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").ok().and_then(|v| v.trim().parse().ok())
+}
+
+/// Default window: a quarter of the function's memory, 32 to 96 MiB (96 when unknown). A
+/// window's log files are inflated whole and parsed together, so it is most of the peak memory
+/// (bench/lambda-rss.sh); a small function has a fraction of a vCPU and gains nothing from
+/// parsing several files at once.
+pub fn window_mib_for(memory_mb: Option<u64>) -> u64 {
+    memory_mb.map_or(96, |m| (m / 4).clamp(32, 96))
+}
+
+/// Default read-ahead: an eighth of the function's memory, 16 to 48 MiB (48 when unknown).
+pub fn read_ahead_mib_for(memory_mb: Option<u64>) -> u64 {
+    memory_mb.map_or(48, |m| (m / 8).clamp(16, 48))
 }
 
 /// The ingest function's clients and settings, built once per container.
@@ -331,4 +349,17 @@ fn split_location(location: &str) -> (&str, &str) {
 /// Message ids of a response, for tests and logs.
 pub fn failed_ids(response: &SqsBatchResponse) -> Vec<String> {
     response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect()
+}
+
+#[cfg(test)]
+mod memory_defaults_tests {
+    use super::*;
+
+    #[test]
+    fn window_and_read_ahead_scale_with_the_function_memory() {
+        assert_eq!((window_mib_for(Some(256)), read_ahead_mib_for(Some(256))), (64, 32));
+        assert_eq!((window_mib_for(Some(128)), read_ahead_mib_for(Some(128))), (32, 16));
+        assert_eq!((window_mib_for(Some(3008)), read_ahead_mib_for(Some(3008))), (96, 48));
+        assert_eq!((window_mib_for(None), read_ahead_mib_for(None)), (96, 48));
+    }
 }

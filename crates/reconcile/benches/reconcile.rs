@@ -80,7 +80,8 @@ fn setup(events: usize, dirty: bool) -> Setup {
         let mut principals = Vec::with_capacity(rows);
         let mut invoked = Vec::with_capacity(rows);
         let mut errors = Vec::with_capacity(rows);
-        let mut ctx = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
+        let mut ctx =
+            MapBuilder::new(Some(lake::schema::context_map_field_names()), StringBuilder::new(), StringBuilder::new());
         let mut i = 0;
         while i < rows {
             let run = rng.random_range(50..2000).min(rows - i);

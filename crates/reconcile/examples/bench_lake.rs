@@ -161,7 +161,8 @@ fn batch(schema: &arrow::datatypes::SchemaRef, evs: &[Ev], key_arn: &str, princi
     let str_col =
         |f: &dyn Fn(&Ev) -> Option<String>| -> ArrayRef { Arc::new(evs.iter().map(f).collect::<StringArray>()) };
     let konst = |v: Option<&str>| -> ArrayRef { Arc::new(StringArray::from(vec![v; rows])) };
-    let mut ctx = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
+    let mut ctx =
+        MapBuilder::new(Some(lake::schema::context_map_field_names()), StringBuilder::new(), StringBuilder::new());
     for e in evs {
         ctx.keys().append_value("aws:s3:arn");
         ctx.values().append_value(format!("arn:aws:s3:::ml-data-{A}/train/part-{:05}.csv", e.id % 100_000));

@@ -8,6 +8,11 @@
 use lambda::reconcile::{ReconcileHandler, ReconcileSummary};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
+/// mimalloc: the hot paths allocate many small Arrow buffers on every core (see the root
+/// Cargo.toml).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda::logging::init();
