@@ -37,11 +37,17 @@ pub struct IngestSettings {
     pub glue_table: String,
     /// Objects fetched ahead of parsing (`INGEST_READ_AHEAD`, default 4).
     pub read_ahead: usize,
-    /// Bytes fetched ahead at most (`INGEST_READ_AHEAD_MIB`, default 48).
+    /// Bytes fetched ahead at most (`INGEST_READ_AHEAD_MIB`; default from the memory, see
+    /// [`read_ahead_mib_for`]).
     pub read_ahead_bytes: u64,
-    /// Estimated decompressed MiB per ingest window (`INGEST_WINDOW_MIB`, default 96): the
-    /// files of one window are parsed together and written as one file per partition.
+    /// Estimated decompressed MiB per ingest window (`INGEST_WINDOW_MIB`; default from the
+    /// memory, see [`window_mib_for`]): the files of one window are parsed together and written
+    /// as one file per partition.
     pub window_mib: u64,
+    /// Log files up to this many compressed MiB are inflated whole; larger ones stream in
+    /// bounded memory (`INGEST_WHOLE_FILE_MIB`; default from the memory, see
+    /// [`whole_file_mib_for`]).
+    pub whole_file_mib: u64,
 }
 
 impl IngestSettings {
@@ -65,6 +71,7 @@ impl IngestSettings {
             read_ahead: num("INGEST_READ_AHEAD", 4)? as usize,
             read_ahead_bytes: num("INGEST_READ_AHEAD_MIB", read_ahead_mib_for(memory_mb()))? << 20,
             window_mib: num("INGEST_WINDOW_MIB", window_mib_for(memory_mb()))?,
+            whole_file_mib: num("INGEST_WHOLE_FILE_MIB", whole_file_mib_for(memory_mb()))?,
         })
     }
 
@@ -77,6 +84,7 @@ impl IngestSettings {
             read_ahead: 4,
             read_ahead_bytes: 48 << 20,
             window_mib: 96,
+            whole_file_mib: 8,
         }
     }
 }
@@ -92,6 +100,14 @@ fn memory_mb() -> Option<u64> {
 /// parsing several files at once.
 pub fn window_mib_for(memory_mb: Option<u64>) -> u64 {
     memory_mb.map_or(96, |m| (m / 4).clamp(32, 96))
+}
+
+/// Default whole-file bound: compressed MiB = the function's memory / 128, 1 to 8 (8 when
+/// unknown). An inflated file is ~10× its compressed size and its rows another few times that,
+/// so at 256 MB a 5 MB log file streams (bench/lambda-rss.sh) while ordinary ones (< 1 MB)
+/// are parsed whole and together.
+pub fn whole_file_mib_for(memory_mb: Option<u64>) -> u64 {
+    memory_mb.map_or(8, |m| (m / 128).clamp(1, 8))
 }
 
 /// Default read-ahead: an eighth of the function's memory, 16 to 48 MiB (48 when unknown).
@@ -290,7 +306,11 @@ impl IngestHandler {
             }
             by_bucket.entry(o.bucket.clone()).or_default().push(o);
         }
-        let opts = IngestOptions { window_bytes: self.settings.window_mib << 20, ..IngestOptions::default() };
+        let opts = IngestOptions {
+            window_bytes: self.settings.window_mib << 20,
+            in_memory_max: self.settings.whole_file_mib << 20,
+            ..IngestOptions::default()
+        };
         let mut sources = Vec::new();
         for (bucket, objs) in by_bucket {
             let store = S3Store::new(self.s3.clone(), &bucket, "", self.handle.clone());
@@ -361,5 +381,7 @@ mod memory_defaults_tests {
         assert_eq!((window_mib_for(Some(128)), read_ahead_mib_for(Some(128))), (32, 16));
         assert_eq!((window_mib_for(Some(3008)), read_ahead_mib_for(Some(3008))), (96, 48));
         assert_eq!((window_mib_for(None), read_ahead_mib_for(None)), (96, 48));
+        assert_eq!([256, 1024, 3008].map(|m| whole_file_mib_for(Some(m))), [2, 8, 8]);
+        assert_eq!(whole_file_mib_for(None), 8);
     }
 }

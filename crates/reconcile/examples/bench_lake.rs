@@ -168,7 +168,8 @@ fn batch(schema: &arrow::datatypes::SchemaRef, evs: &[Ev], key_arn: &str, princi
         ctx.values().append_value(format!("arn:aws:s3:::ml-data-{A}/train/part-{:05}.csv", e.id % 100_000));
         ctx.append(true).unwrap();
     }
-    let mut grants = ListBuilder::new(StringBuilder::new());
+    let arrow::datatypes::DataType::List(element) = lake::schema::string_list_type() else { unreachable!() };
+    let mut grants = ListBuilder::new(StringBuilder::new()).with_field(element);
     for _ in evs {
         grants.append_null();
     }

@@ -1,7 +1,7 @@
 //! `kms-audit-ingest`: the ingest Lambda (SQS event source, `provided.al2023`).
 //!
 //! Environment: `LAKE_URL` (s3://bucket/prefix, required), `GLUE_DATABASE`, `GLUE_TABLE`,
-//! `INGEST_READ_AHEAD`, `INGEST_READ_AHEAD_MIB`, `INGEST_WINDOW_MIB`, `RUST_LOG`; see
+//! `INGEST_READ_AHEAD`, `INGEST_READ_AHEAD_MIB`, `INGEST_WINDOW_MIB`, `INGEST_WHOLE_FILE_MIB`, `RUST_LOG`; see
 //! `docs/deploy.md`.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
