@@ -3,10 +3,15 @@
 tests/run builds the workspace binaries first and exports KMS_AUDIT_BIN; run through it."""
 import os
 import shutil
+import sys
 import subprocess
 from pathlib import Path
 
 import pytest
+
+REPO_TESTS = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_TESTS))
+from moto_server import running_moto  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,35 +44,11 @@ def work(tmp_path):
 
 @pytest.fixture(scope="session")
 def moto():
-    """A moto server on a free loopback port (the AWS stand-in; see ../shared/LOCAL-PARTS.md), with the
-    environment a kms-audit child process needs to use it: endpoint, path-style S3, dummy credentials."""
-    import socket
-    import time
-    import urllib.request
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            urllib.request.urlopen(endpoint + "/moto-api/data.json", timeout=2)
-            break
-        except OSError:
-            if time.time() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError(f"moto_server did not start on {endpoint}")
-            time.sleep(0.2)
-    env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, KMS_AUDIT_S3_FORCE_PATH_STYLE="true",
-               AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1",
-               AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true")
-    env.pop("AWS_PROFILE", None)
-    yield {"endpoint": endpoint, "env": env}
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    """A moto server with the environment a kms-audit child process needs to use it: endpoint,
+    path-style S3, dummy credentials."""
+    with running_moto() as endpoint:
+        env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, KMS_AUDIT_S3_FORCE_PATH_STYLE="true",
+                   AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1",
+                   AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true")
+        env.pop("AWS_PROFILE", None)
+        yield {"endpoint": endpoint, "env": env}

@@ -65,7 +65,6 @@ pub struct Args {
     /// partition per window).
     #[arg(long, default_value_t = 192)]
     window_mib: u64,
-    // --- digest gate (issue 7; logic in cmd::validate_trail::gate_sources) ---
     /// Ingest only log files that validate against the trail's signed digest files; the others
     /// are quarantined with the reason (docs/integrity.md).
     #[arg(long, conflicts_with = "lookup_events")]
@@ -74,7 +73,6 @@ pub struct Args {
     /// them (default: CloudTrail ListPublicKeys).
     #[arg(long, requires = "require_valid_digests")]
     public_keys: Option<std::path::PathBuf>,
-    // --- end digest gate ---
 }
 
 fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
@@ -105,7 +103,6 @@ pub fn run(args: Args) -> Result<u8> {
             };
             sources.extend(found);
         }
-        // --- digest gate (issue 7) ---
         let mut refused = Vec::new();
         if args.require_valid_digests {
             let gate = crate::cmd::validate_trail::gate_sources(sources, args.public_keys.as_deref(), &*lake.store)?;
@@ -113,7 +110,6 @@ pub fn run(args: Args) -> Result<u8> {
         }
         let mut report = files(&args, &mut ingestor, sources)?;
         crate::cmd::validate_trail::add_refused(&mut report, refused);
-        // --- end digest gate ---
         report
     };
     let elapsed = started.elapsed();
