@@ -9,7 +9,7 @@ use trail::KmsEvent;
 
 use crate::schema::kms_events_schema;
 
-/// Column builders for one partition's rows.
+/// Column builders for `kms_events` rows.
 #[derive(Debug)]
 pub struct EventBuilder {
     event_id: StringBuilder,
@@ -48,10 +48,9 @@ pub struct EventBuilder {
     bytes: usize,
 }
 
-/// Rows a new builder has room for. Small on purpose: one log file fills a builder per
-/// partition it touches, often with a handful of rows, and Arrow's default capacity (1,024 rows
-/// and 1 KiB per column) made those slots cost ~200 KB each in memory and page zeroing;
-/// builders grow by doubling when a partition is busy.
+/// Rows a new builder has room for. Small on purpose: Arrow's default (1,024 rows and 1 KiB per
+/// column, ~200 KB per builder) is mostly page zeroing for a small log file; builders grow by
+/// doubling when a file is busy.
 const INITIAL_ROWS: usize = 8;
 
 fn text() -> StringBuilder {

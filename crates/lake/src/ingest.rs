@@ -11,8 +11,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, BooleanArray};
-use arrow::compute::{concat_batches, filter_record_batch};
+use arrow::array::{Array, AsArray};
 use arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
 use trail::event::{is_dry_run, is_trail_log_read, key_id_of};
@@ -25,9 +24,9 @@ use xxhash_rust::xxh3::{xxh3_128, Xxh3};
 use crate::builder::EventBuilder;
 use crate::partition::Partition;
 use crate::quarantine::{self, QuarantineEntry, QuarantinedRecord};
-use crate::schema::{col, kms_events_schema};
+use crate::schema::col;
 use crate::store::{Store, StoreError};
-use crate::writer::{encode_parquet, sort_by_time};
+use crate::writer::{encode_parquet, gather_by_time};
 use crate::LakeError;
 
 /// Tuning of the pipeline; the defaults bound memory to roughly `2 × flush_bytes` plus one
@@ -225,8 +224,8 @@ impl Ingestor {
                     self.quarantine_records(&mut rows, identity, report)?;
                     rows.count_into(&mut report.summary);
                     let mut inserted = Vec::new();
-                    for (partition, batch) in rows.batches.drain(..) {
-                        self.dedup_into(&mut writer, partition, &batch, &mut report.summary, &mut inserted)?;
+                    for batch in rows.batches.drain(..) {
+                        self.dedup_into(&mut writer, batch, &mut report.summary, &mut inserted)?;
                     }
                     writer.maybe_flush(&*self.lake, &mut report.written)?;
                 }
@@ -267,8 +266,8 @@ impl Ingestor {
         let result = read_log_stream(reader, &limits, |r| {
             rows.add(r, &limits);
             if rows.bytes() >= flush_rows && sink_error.is_none() {
-                for (partition, batch) in rows.take_batches() {
-                    if let Err(e) = self.dedup_into(&mut writer, partition, &batch, &mut summary, &mut inserted) {
+                for batch in rows.take_batches() {
+                    if let Err(e) = self.dedup_into(&mut writer, batch, &mut summary, &mut inserted) {
                         sink_error = Some(e);
                     }
                 }
@@ -285,8 +284,8 @@ impl Ingestor {
                 report.summary.files += 1;
                 self.quarantine_records(&mut rows, identity, report)?;
                 rows.count_into(&mut report.summary);
-                for (partition, batch) in rows.batches.drain(..) {
-                    self.dedup_into(&mut writer, partition, &batch, &mut summary, &mut inserted)?;
+                for batch in rows.batches.drain(..) {
+                    self.dedup_into(&mut writer, batch, &mut summary, &mut inserted)?;
                 }
                 writer.flush(&*self.lake, &mut written_here)?;
                 report.summary.kms_events += summary.kms_events;
@@ -316,39 +315,42 @@ impl Ingestor {
     fn dedup_into(
         &mut self,
         writer: &mut WindowWriter,
-        partition: Partition,
-        batch: &RecordBatch,
+        rows: PartitionedBatch,
         summary: &mut IngestSummary,
         inserted: &mut Vec<u128>,
     ) -> Result<(), LakeError> {
-        let ids = batch.column_by_name(col::EVENT_ID).expect("event_id").as_string::<i32>();
-        let accounts = batch.column_by_name(col::ACCOUNT_ID).expect("account_id").as_string::<i32>();
-        let mut keep = Vec::with_capacity(batch.num_rows());
-        let mut dropped = 0u64;
-        let mut events = 0u64;
-        for i in 0..batch.num_rows() {
-            let account = if accounts.is_null(i) { "" } else { accounts.value(i) };
-            let h = dedup_hash(account, ids.value(i), &partition.key_id);
-            let new = self.seen.insert(h);
-            if new {
+        let PartitionedBatch { batch, groups } = rows;
+        let ids = batch.column_by_name(col::EVENT_ID).expect("event_id").as_string::<i32>().clone();
+        let accounts = batch.column_by_name(col::ACCOUNT_ID).expect("account_id").as_string::<i32>().clone();
+        let index = writer.push_batch(batch);
+        let mut kept_any = false;
+        for (partition, rows) in groups {
+            let mut kept = Vec::with_capacity(rows.len());
+            for row in rows {
+                let i = row as usize;
+                let account = if accounts.is_null(i) { "" } else { accounts.value(i) };
+                let h = dedup_hash(account, ids.value(i), &partition.key_id);
+                if !self.seen.insert(h) {
+                    summary.duplicates += 1;
+                    continue;
+                }
                 inserted.push(h);
                 // A ReEncrypt is one event in two rows: count it on whichever row lands first.
                 let event = dedup_hash(account, ids.value(i), "");
                 if self.seen_events.insert(event) {
                     inserted.push(event);
-                    events += 1;
+                    summary.kms_events += 1;
                 }
-            } else {
-                dropped += 1;
+                summary.rows += 1;
+                kept.push((index, i));
             }
-            keep.push(new);
+            if !kept.is_empty() {
+                kept_any = true;
+                writer.add_rows(partition, kept);
+            }
         }
-        summary.duplicates += dropped;
-        summary.rows += batch.num_rows() as u64 - dropped;
-        summary.kms_events += events;
-        let batch = if dropped == 0 { batch.clone() } else { filter_record_batch(batch, &BooleanArray::from(keep))? };
-        if batch.num_rows() > 0 {
-            writer.add(partition, batch);
+        if !kept_any {
+            writer.pop_unused_batch(index);
         }
         Ok(())
     }
@@ -478,7 +480,7 @@ fn finish_file(result: Result<u64, FileError>, mut rows: FileRows, source: &Sour
         }
         Ok(records) => {
             rows.records = records;
-            rows.finish_builders();
+            rows.finish_builder();
             Ok(rows)
         }
         Err(e) => Err(SourceFailure {
@@ -495,12 +497,18 @@ fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// Rows of one file, grouped by partition.
+/// Rows of one file: one set of column builders for all of them, in file order, and the
+/// partition of each row. One builder per file rather than per partition keeps a window's rows in
+/// a few large buffers: a file spreads over hundreds of partitions with a handful of rows each,
+/// and per-partition batches cost more in allocation and page faults than the rows themselves.
 struct FileRows {
     location: String,
-    slots: Vec<Slot>,
-    index: HashMap<u64, Vec<usize>>,
-    batches: Vec<(Partition, RecordBatch)>,
+    builder: EventBuilder,
+    /// Partition (index into `partitions`) of each row in `builder`.
+    row_partition: Vec<u32>,
+    partitions: Vec<PartitionSlot>,
+    index: HashMap<u64, Vec<u32>>,
+    batches: Vec<PartitionedBatch>,
     bad: Vec<QuarantinedRecord>,
     records: u64,
     trail_log_reads: u64,
@@ -508,19 +516,28 @@ struct FileRows {
     day_cache: Option<(i64, String)>,
 }
 
-struct Slot {
+struct PartitionSlot {
     key_arn: Option<String>,
     principal: String,
     day: i64,
     partition: Partition,
-    builder: EventBuilder,
+}
+
+/// Rows of one file and the partition each belongs to.
+struct PartitionedBatch {
+    batch: RecordBatch,
+    /// Row indices of `batch` per partition, each list in row order, partitions in order of
+    /// first appearance in the file.
+    groups: Vec<(Partition, Vec<u32>)>,
 }
 
 impl FileRows {
     fn new(location: String) -> Self {
         FileRows {
             location,
-            slots: Vec::new(),
+            builder: EventBuilder::default(),
+            row_partition: Vec::new(),
+            partitions: Vec::new(),
             index: HashMap::new(),
             batches: Vec::new(),
             bad: Vec::new(),
@@ -552,17 +569,19 @@ impl FileRows {
         }
         let day = event.event_time.day_number();
         if event.key_arns.is_empty() {
-            let slot = self.slot(None, &event.principal_arn, day, event);
-            self.slots[slot].builder.append(event, None, &self.location);
+            let partition = self.partition_of(None, &event.principal_arn, day, event);
+            self.builder.append(event, None, &self.location);
+            self.row_partition.push(partition);
         } else {
             for key in &event.key_arns {
-                let slot = self.slot(Some(key), &event.principal_arn, day, event);
-                self.slots[slot].builder.append(event, Some(key), &self.location);
+                let partition = self.partition_of(Some(key), &event.principal_arn, day, event);
+                self.builder.append(event, Some(key), &self.location);
+                self.row_partition.push(partition);
             }
         }
     }
 
-    fn slot(&mut self, key_arn: Option<&str>, principal: &str, day: i64, event: &KmsEvent<'_>) -> usize {
+    fn partition_of(&mut self, key_arn: Option<&str>, principal: &str, day: i64, event: &KmsEvent<'_>) -> u32 {
         let h = {
             let mut h = Xxh3::new();
             h.update(key_arn.unwrap_or("\u{0}none").as_bytes());
@@ -573,7 +592,7 @@ impl FileRows {
         };
         if let Some(candidates) = self.index.get(&h) {
             for &i in candidates {
-                let s = &self.slots[i];
+                let s = &self.partitions[i as usize];
                 if s.day == day && s.key_arn.as_deref() == key_arn && s.principal == principal {
                     return i;
                 }
@@ -588,33 +607,42 @@ impl FileRows {
             }
         };
         let partition = Partition::new(key_arn.map(key_id_of).filter(|k| !k.is_empty()), principal, &dt);
-        self.slots.push(Slot {
+        let i = u32::try_from(self.partitions.len()).expect("fewer than 2^32 partitions per file");
+        self.partitions.push(PartitionSlot {
             key_arn: key_arn.map(str::to_owned),
             principal: principal.to_owned(),
             day,
             partition,
-            builder: EventBuilder::default(),
         });
-        let i = self.slots.len() - 1;
         self.index.entry(h).or_default().push(i);
         i
     }
 
     fn bytes(&self) -> usize {
-        self.slots.iter().map(|s| s.builder.bytes()).sum()
+        self.builder.bytes()
     }
 
-    /// Finishes the builders holding rows into batches, keeping the slots for more rows.
-    fn finish_builders(&mut self) {
-        for s in &mut self.slots {
-            if s.builder.rows() > 0 {
-                self.batches.push((s.partition.clone(), shrink(s.builder.finish())));
-            }
+    /// Finishes the rows appended so far into a batch, keeping the partitions for more rows.
+    fn finish_builder(&mut self) {
+        if self.builder.rows() == 0 {
+            return;
         }
+        let mut rows_of: Vec<Vec<u32>> = vec![Vec::new(); self.partitions.len()];
+        for (row, &p) in self.row_partition.iter().enumerate() {
+            rows_of[p as usize].push(u32::try_from(row).expect("fewer than 2^32 rows per batch"));
+        }
+        self.row_partition.clear();
+        let groups = rows_of
+            .into_iter()
+            .zip(&self.partitions)
+            .filter(|(rows, _)| !rows.is_empty())
+            .map(|(rows, slot)| (slot.partition.clone(), rows))
+            .collect();
+        self.batches.push(PartitionedBatch { batch: self.builder.finish(), groups });
     }
 
-    fn take_batches(&mut self) -> Vec<(Partition, RecordBatch)> {
-        self.finish_builders();
+    fn take_batches(&mut self) -> Vec<PartitionedBatch> {
+        self.finish_builder();
         std::mem::take(&mut self.batches)
     }
 
@@ -625,40 +653,47 @@ impl FileRows {
     }
 }
 
-/// Drops the spare capacity a builder leaves in its arrays (a fresh builder reserves ~1024 values
-/// per column, ~150 KB per batch): a file spread over hundreds of partitions would otherwise hold
-/// mostly empty buffers, and the window writer, which counts memory by capacity, would flush
-/// one file per partition per source file instead of per window.
-fn shrink(batch: RecordBatch) -> RecordBatch {
-    let (schema, mut columns, rows) = batch.into_parts();
-    for c in &mut columns {
-        c.shrink_to_fit();
-    }
-    RecordBatch::try_new_with_options(
-        schema,
-        columns,
-        &arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(rows)),
-    )
-    .expect("same columns, same schema")
-}
-
-/// Buffers a window's rows per partition and writes them as sorted Parquet files.
+/// Buffers a window's rows (the batches of its files, and per partition the rows of them that
+/// land) and writes each partition as one sorted Parquet file per flush.
 struct WindowWriter {
     batch_id: String,
     flush_bytes: usize,
-    buffered: HashMap<Partition, Vec<RecordBatch>>,
+    batches: Vec<RecordBatch>,
+    /// Per partition, (index into `batches`, row) of every row to write.
+    buffered: HashMap<Partition, Vec<(usize, usize)>>,
     buffered_bytes: usize,
     parts: HashMap<Partition, u32>,
 }
 
 impl WindowWriter {
     fn new(batch_id: String, flush_bytes: usize) -> Self {
-        WindowWriter { batch_id, flush_bytes, buffered: HashMap::new(), buffered_bytes: 0, parts: HashMap::new() }
+        WindowWriter {
+            batch_id,
+            flush_bytes,
+            batches: Vec::new(),
+            buffered: HashMap::new(),
+            buffered_bytes: 0,
+            parts: HashMap::new(),
+        }
     }
 
-    fn add(&mut self, partition: Partition, batch: RecordBatch) {
+    /// Holds `batch` and returns its index for [`WindowWriter::add_rows`].
+    fn push_batch(&mut self, batch: RecordBatch) -> usize {
         self.buffered_bytes += batch.get_array_memory_size();
-        self.buffered.entry(partition).or_default().push(batch);
+        self.batches.push(batch);
+        self.batches.len() - 1
+    }
+
+    /// Takes back the batch just pushed when none of its rows is to be written.
+    fn pop_unused_batch(&mut self, index: usize) {
+        debug_assert_eq!(index + 1, self.batches.len());
+        if let Some(batch) = self.batches.pop() {
+            self.buffered_bytes -= batch.get_array_memory_size();
+        }
+    }
+
+    fn add_rows(&mut self, partition: Partition, rows: impl IntoIterator<Item = (usize, usize)>) {
+        self.buffered.entry(partition).or_default().extend(rows);
     }
 
     fn maybe_flush(&mut self, lake: &dyn Store, written: &mut Vec<String>) -> Result<(), LakeError> {
@@ -670,25 +705,24 @@ impl WindowWriter {
 
     /// Writes every buffered partition as its next part, partitions in parallel.
     fn flush(&mut self, lake: &dyn Store, written: &mut Vec<String>) -> Result<(), LakeError> {
-        let mut work: Vec<(Partition, Vec<RecordBatch>)> = self.buffered.drain().collect();
+        let mut work: Vec<(Partition, Vec<(usize, usize)>)> = self.buffered.drain().collect();
         work.sort_by(|a, b| a.0.cmp(&b.0));
+        let batches = std::mem::take(&mut self.batches);
         self.buffered_bytes = 0;
-        let named: Vec<(String, Vec<RecordBatch>)> = work
+        let named: Vec<(String, Vec<(usize, usize)>)> = work
             .into_iter()
-            .map(|(p, batches)| {
+            .map(|(p, rows)| {
                 let part = self.parts.entry(p.clone()).or_insert(0);
                 let key = format!("{}{}-{:04}.parquet", p.dir(), self.batch_id, part);
                 *part += 1;
-                (key, batches)
+                (key, rows)
             })
             .collect();
+        let sources: Vec<&RecordBatch> = batches.iter().collect();
         let keys: Vec<Result<String, LakeError>> = named
             .into_par_iter()
-            .map(|(key, batches)| {
-                let merged = concat_batches(&kms_events_schema(), &batches)?;
-                drop(batches);
-                let sorted = sort_by_time(&merged)?;
-                drop(merged);
+            .map(|(key, rows)| {
+                let sorted = gather_by_time(&sources, rows)?;
                 let bytes = encode_parquet(&[sorted])?;
                 lake.put(&key, &bytes)?;
                 Ok(key)

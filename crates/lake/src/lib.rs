@@ -13,6 +13,8 @@ pub mod quarantine;
 pub mod read;
 pub mod schema;
 pub mod store;
+#[cfg(test)]
+mod testdata;
 pub mod writer;
 
 pub use ingest::{IngestOptions, IngestReport, IngestSummary, Ingestor, Source, SourceFailure};
