@@ -9,7 +9,7 @@
 //! window of its own and streams, flushing rows to numbered parts to keep memory flat.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex};
 
 use arrow::array::{Array, AsArray};
 use arrow::record_batch::RecordBatch;
@@ -28,6 +28,10 @@ use crate::schema::col;
 use crate::store::{Store, StoreError};
 use crate::writer::{encode_parquet, gather_by_time};
 use crate::LakeError;
+
+/// Lake files written at once. Writes wait on the disk (fsync) or the network (S3 PUT), not on
+/// the cores, so they overlap well beyond the threads that encode.
+const PUT_CONCURRENCY: usize = 16;
 
 /// Tuning of the pipeline; the defaults bound memory to roughly `2 × flush_bytes` plus one
 /// whole-buffer file per core.
@@ -719,18 +723,43 @@ impl WindowWriter {
             })
             .collect();
         let sources: Vec<&RecordBatch> = batches.iter().collect();
-        let keys: Vec<Result<String, LakeError>> = named
-            .into_par_iter()
-            .map(|(key, rows)| {
-                let sorted = gather_by_time(&sources, rows)?;
-                let bytes = encode_parquet(&[sorted])?;
-                lake.put(&key, &bytes)?;
-                Ok(key)
-            })
-            .collect();
-        for key in keys {
-            written.push(key?);
+        // Encoding takes the cores (rayon); writing waits on the disk or the network, so the
+        // encoded files go to their own threads and many writes overlap.
+        let (encoded, to_put) = mpsc::sync_channel::<(usize, String, Vec<u8>)>(PUT_CONCURRENCY);
+        let to_put = Mutex::new(to_put);
+        let (put, encode_result) = std::thread::scope(|scope| {
+            let putters: Vec<_> = (0..PUT_CONCURRENCY.min(named.len()))
+                .map(|_| {
+                    scope.spawn(|| -> Result<Vec<(usize, String)>, LakeError> {
+                        let mut done = Vec::new();
+                        // Ends when every encoder is done (the channel closes) or on the first
+                        // failed write, which the flush then reports.
+                        while let Ok((i, key, bytes)) = to_put.lock().expect("no putter panics holding it").recv() {
+                            lake.put(&key, &bytes)?;
+                            done.push((i, key));
+                        }
+                        Ok(done)
+                    })
+                })
+                .collect();
+            let encode_result =
+                named.into_par_iter().enumerate().try_for_each_with(encoded, |encoded, (i, (key, rows))| {
+                    let sorted = gather_by_time(&sources, rows)?;
+                    let bytes = encode_parquet(&[sorted])?;
+                    // A closed channel means every putter stopped on a failed write: reported below.
+                    let _ = encoded.send((i, key, bytes));
+                    Ok::<(), LakeError>(())
+                });
+            let put: Vec<_> = putters.into_iter().map(|p| p.join().expect("putter thread panicked")).collect();
+            (put, encode_result)
+        });
+        let mut keys = Vec::new();
+        for result in put {
+            keys.extend(result?);
         }
+        encode_result?;
+        keys.sort_unstable();
+        written.extend(keys.into_iter().map(|(_, key)| key));
         Ok(())
     }
 }
