@@ -1,9 +1,11 @@
 //! The ingest pipeline: CloudTrail log files in, `kms_events` Parquet files out.
 //!
 //! Sources are taken in key order and grouped into *windows* by estimated decompressed size.
-//! The files of a window are parsed in parallel (one per core), then merged in key order:
-//! deduplicated on (account, event id, key), sorted by time per partition and written as one
-//! file per partition per window. A window's files are named from the identities of its
+//! The files of a window are parsed in parallel (one per core), each into one batch of columns
+//! with the partition of every row, then merged in key order: deduplicated on (account, event
+//! id, key), and each partition's rows gathered from the batches in time order (one copy) and
+//! written as one file per partition per window, encoded on the cores and stored by a pool of
+//! writer threads. A window's files are named from the identities of its
 //! sources, so the same input always produces the same names and bytes: a retried or replayed
 //! ingest overwrites instead of duplicating. A file larger than the whole-buffer bound is a
 //! window of its own and streams, flushing rows to numbered parts to keep memory flat.
