@@ -64,18 +64,18 @@ where
 
 fn dispatch(command: Command) -> anyhow::Result<u8> {
     match command {
-        Command::Ingest(args) => cmd::ingest::run(args),
-        Command::Compact(args) => cmd::compact::run(args),
-        Command::Expectations(args) => cmd::expectations::run(args),
-        Command::Reconcile(args) => cmd::reconcile::run(args),
-        Command::Keygen(args) => cmd::keygen::run(args),
-        Command::Encrypt(args) => cmd::crypt::encrypt(args),
-        Command::Decrypt(args) => cmd::crypt::decrypt(args),
-        Command::Verify(args) => cmd::verify::run(args),
-        Command::ValidateTrail(args) => cmd::validate_trail::run(args),
-        Command::Export(args) => cmd::export::run(args),
-        Command::ExportVerify(args) => cmd::export::verify(args),
-        Command::Demo(args) => cmd::demo::run(args),
+        Command::Ingest(args) => cmd::ingest::run(&args),
+        Command::Compact(args) => cmd::compact::run(&args),
+        Command::Expectations(args) => cmd::expectations::run(&args),
+        Command::Reconcile(args) => cmd::reconcile::run(&args),
+        Command::Keygen(args) => cmd::keygen::run(&args),
+        Command::Encrypt(args) => cmd::crypt::encrypt(&args),
+        Command::Decrypt(args) => cmd::crypt::decrypt(&args),
+        Command::Verify(args) => cmd::verify::run(&args),
+        Command::ValidateTrail(args) => cmd::validate_trail::run(&args),
+        Command::Export(args) => cmd::export::run(&args),
+        Command::ExportVerify(args) => cmd::export::verify(&args),
+        Command::Demo(args) => cmd::demo::run(&args),
         Command::GenerateTrail(args) => cmd::generate::run(&args),
     }
 }

@@ -5,28 +5,13 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{block_on, PermissiveKeyring};
+use common::{block_on, PermissiveKeyring, METADATA_NAMES};
 use envelope::{decrypt_object, detect, encrypt_object, EncryptionContext, Envelope, Format, LocalKeyring};
 use proptest::prelude::*;
 
-const NAMES: &[&str] = &[
-    "x-amz-key",
-    "x-amz-key-v2",
-    "x-amz-iv",
-    "x-amz-cek-alg",
-    "x-amz-wrap-alg",
-    "x-amz-matdesc",
-    "x-amz-tag-len",
-    "x-amz-unencrypted-content-length",
-    "x-amz-context",
-    "x-amz-3",
-    "x-amz-c",
-    "X-Amz-Key",
-];
-
 fn name() -> impl Strategy<Value = String> {
     prop_oneof![
-        3 => proptest::sample::select(NAMES).prop_map(str::to_owned),
+        3 => proptest::sample::select(METADATA_NAMES).prop_map(str::to_owned),
         1 => "[a-zA-Z-]{1,12}",
     ]
 }

@@ -5,10 +5,13 @@
 //! metadata error; `detect` and `Envelope::parse` always agree.
 //! (`fuzz.rs` covers generated metadata and bodies through `decrypt_object`.)
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use base64::Engine as _;
+use common::METADATA_NAMES;
 use envelope::{
     detect, read_sidecar, write_sidecar, EncryptionContext, Envelope, Error, ErrorKind, Format, ObjectMeta,
 };
@@ -18,23 +21,6 @@ use serde_json::Value;
 
 const SIMPLE: &str = include_str!("vectors/simple.json");
 const V2: &str = include_str!("vectors/s3ec-v2.json");
-
-const NAMES: &[&str] = &[
-    "x-amz-key",
-    "x-amz-key-v2",
-    "x-amz-iv",
-    "x-amz-cek-alg",
-    "x-amz-wrap-alg",
-    "x-amz-matdesc",
-    "x-amz-tag-len",
-    "x-amz-unencrypted-content-length",
-    "x-amz-context",
-    "x-amz-3",
-    "x-amz-c",
-    "x-amz-d",
-    "x-amz-meta-x-amz-key",
-    "other",
-];
 
 struct Vector {
     name: String,
@@ -141,7 +127,7 @@ fn edit() -> impl Strategy<Value = Edit> {
         (any::<Index>(), any::<Index>(), 1u8..128).prop_map(|(i, at, m)| Edit::Flip(i, at, m)),
         any::<Index>().prop_map(Edit::Pad),
         any::<Index>().prop_map(Edit::Upcase),
-        (prop::sample::select(NAMES), value()).prop_map(|(n, v)| Edit::Add(n, v)),
+        (prop::sample::select(METADATA_NAMES), value()).prop_map(|(n, v)| Edit::Add(n, v)),
     ]
 }
 
@@ -229,7 +215,7 @@ proptest! {
     #[test]
     fn arbitrary_metadata_ends_in_an_envelope_or_a_typed_error(
         md in prop::collection::btree_map(
-            prop_oneof![prop::sample::select(NAMES).prop_map(str::to_owned), "[a-zA-Z-]{0,12}"],
+            prop_oneof![prop::sample::select(METADATA_NAMES).prop_map(str::to_owned), "[a-zA-Z-]{0,12}"],
             value(),
             0..8,
         )

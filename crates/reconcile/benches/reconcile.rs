@@ -14,21 +14,14 @@ use chrono::{TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use reconcile::{Expectations, Job, JobKeys, JobKind, Options, Reconciler, Window, REQUIRED_COLUMNS};
+use reconcile::{Expectations, Options, Reconciler, REQUIRED_COLUMNS};
 
-const A: &str = "111122223333";
+mod synthetic;
+
+use synthetic::{key, role, A, KEYS};
+
 const JOBS: usize = 10_000;
-const ROLES: usize = 200;
-const KEYS: usize = 20;
 const BATCH: usize = 64 * 1024;
-
-fn key(i: usize) -> String {
-    format!("arn:aws:kms:us-east-1:{A}:key/{i:08}-aaaa-bbbb-cccc-dddddddddddd")
-}
-
-fn role(i: usize) -> String {
-    format!("arn:aws:iam::{A}:role/service-role/Exec-{i}")
-}
 
 struct Setup {
     expectations: Expectations,
@@ -42,27 +35,7 @@ fn setup(events: usize, dirty: bool) -> Setup {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let t0 = Utc.with_ymd_and_hms(2025, 3, 1, 0, 0, 0).unwrap();
     let month_ms: i64 = 30 * 24 * 3600 * 1000;
-    let mut jobs = Vec::with_capacity(JOBS);
-    let mut windows = Vec::with_capacity(JOBS);
-    for j in 0..JOBS {
-        let start = rng.random_range(0..month_ms - 6 * 3600 * 1000);
-        let end = start + rng.random_range(10..360) * 60 * 1000;
-        let r = j % ROLES;
-        jobs.push(Job {
-            kind: JobKind::Training,
-            name: format!("job-{j}"),
-            arn: format!("arn:aws:sagemaker:us-east-1:{A}:training-job/job-{j}"),
-            role_arn: role(r),
-            keys: JobKeys { volume: Some(key(r % KEYS)), output: Some(key((r + 7) % KEYS)), ..Default::default() },
-            window: Window {
-                start: t0 + chrono::Duration::milliseconds(start),
-                end: Some(t0 + chrono::Duration::milliseconds(end)),
-            },
-            buckets: vec![],
-            status: Some("Completed".into()),
-        });
-        windows.push((start, end, r));
-    }
+    let (jobs, windows) = synthetic::training_jobs(&mut rng, JOBS, t0, month_ms);
     let expectations = Expectations { jobs, ..Default::default() };
     let base = t0.timestamp_millis();
     let mut batches = Vec::new();

@@ -27,22 +27,15 @@ use lake::schema::kms_events_schema;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-use reconcile::{Expectations, Job, JobKeys, JobKind, Source, Window};
+use reconcile::{Expectations, Source};
 
-const A: &str = "111122223333";
-const ROLES: usize = 200;
-const KEYS: usize = 20;
+#[path = "../benches/synthetic/mod.rs"]
+mod synthetic;
+
+use synthetic::{key, role, A, KEYS, ROLES};
+
 const DAY_MS: i64 = 86_400_000;
 const HOSTS: [&str; 3] = ["fas.s3.amazonaws.com", "s3.amazonaws.com", "internal.amazonaws.com"];
-
-fn key(i: usize) -> String {
-    format!("arn:aws:kms:us-east-1:{A}:key/{i:08}-aaaa-4bbb-8ccc-dddddddddddd")
-}
-
-fn role(i: usize) -> String {
-    let path = ["service-role/", "ml/training/", ""][i % 3];
-    format!("arn:aws:iam::{A}:role/{path}Exec-{i}")
-}
 
 /// One event, compactly; strings are made when the partition's batch is built.
 #[derive(Clone, Copy)]
@@ -67,28 +60,7 @@ fn main() {
     let base = t0.timestamp_millis();
     let span = days * DAY_MS;
 
-    // Jobs.
-    let mut jobs = Vec::with_capacity(jobs_n);
-    let mut windows = Vec::with_capacity(jobs_n);
-    for j in 0..jobs_n {
-        let start = rng.random_range(0..span - 6 * 3_600_000);
-        let end = start + rng.random_range(10..360) * 60_000;
-        let r = j % ROLES;
-        jobs.push(Job {
-            kind: JobKind::Training,
-            name: format!("job-{j:05}"),
-            arn: format!("arn:aws:sagemaker:us-east-1:{A}:training-job/job-{j:05}"),
-            role_arn: role(r),
-            keys: JobKeys { volume: Some(key(r % KEYS)), output: Some(key((r + 7) % KEYS)), ..Default::default() },
-            window: Window {
-                start: t0 + chrono::Duration::milliseconds(start),
-                end: Some(t0 + chrono::Duration::milliseconds(end)),
-            },
-            buckets: vec![],
-            status: Some("Completed".into()),
-        });
-        windows.push((start, end, r));
-    }
+    let (jobs, windows) = synthetic::training_jobs(&mut rng, jobs_n, t0, span);
 
     // Events by partition (key, principal, day). Principal ROLES = the analyst.
     let mut parts: BTreeMap<(usize, usize, i64), Vec<Ev>> = BTreeMap::new();

@@ -34,8 +34,7 @@ fn parse_day(s: &str) -> Result<String, String> {
         .map_err(|_| format!("{s:?} is not YYYY-MM-DD"))
 }
 
-#[allow(clippy::needless_pass_by_value)] // every subcommand's `run` takes its Args by value (main.rs)
-pub fn run(args: Args) -> Result<u8> {
+pub fn run(args: &Args) -> Result<u8> {
     let lake = location::open(&args.lake)?;
     let started = std::time::Instant::now();
     let report = compact(&*lake.store, &CompactOptions { dt: args.dt.clone(), before: args.before.clone() })

@@ -330,7 +330,7 @@ pub struct DecryptArgs {
     expect_key: Vec<String>,
 }
 
-pub fn encrypt(args: EncryptArgs) -> Result<u8> {
+pub fn encrypt(args: &EncryptArgs) -> Result<u8> {
     let (spec, key_id) = match args.key.strip_prefix("local:") {
         Some(file) => (KeyringSpec::from_str(&args.key).map_err(anyhow::Error::msg)?, file.to_owned()),
         None => (KeyringSpec::Kms, args.key.clone()),
@@ -338,7 +338,7 @@ pub fn encrypt(args: EncryptArgs) -> Result<u8> {
     let input = ObjectRef::parse(&args.input)?;
     let output = ObjectRef::parse(&args.output)?;
     let (plaintext, _) = input.read()?;
-    let context: EncryptionContext = args.context.into_iter().collect();
+    let context: EncryptionContext = args.context.iter().cloned().collect();
     let rt = runtime()?;
     let encrypted = rt.block_on(async {
         let keyring = CliKeyring::open(&spec).await?;
@@ -364,8 +364,7 @@ pub fn encrypt(args: EncryptArgs) -> Result<u8> {
 }
 
 // main.rs hands every command its Args by value.
-#[allow(clippy::needless_pass_by_value)]
-pub fn decrypt(args: DecryptArgs) -> Result<u8> {
+pub fn decrypt(args: &DecryptArgs) -> Result<u8> {
     let input = ObjectRef::parse(&args.input)?;
     let (body, meta) = input.read()?;
     let rt = runtime()?;

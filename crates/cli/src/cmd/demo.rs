@@ -33,8 +33,7 @@ const MARKER: &str = ".kms-audit-demo";
 const OBJECTS: usize = 12;
 const TAMPERED: usize = 7;
 
-#[allow(clippy::needless_pass_by_value)] // main.rs hands every command its Args by value
-pub fn run(args: Args) -> Result<u8> {
+pub fn run(args: &Args) -> Result<u8> {
     let dir = prepare(&args.dir)?;
     let p = |name: &str| dir.join(name).to_string_lossy().into_owned();
 

@@ -97,9 +97,8 @@ pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
     Err(format!("{s:?} is neither RFC 3339 nor YYYY-MM-DD"))
 }
 
-#[allow(clippy::needless_pass_by_value)] // main.rs hands every command its Args by value
-pub fn run(args: Args) -> Result<u8> {
-    let mut exp = if args.from_sagemaker { from_sagemaker(&args)? } else { from_describe(&args)? };
+pub fn run(args: &Args) -> Result<u8> {
+    let mut exp = if args.from_sagemaker { from_sagemaker(args)? } else { from_describe(args)? };
     for path in &args.allow {
         merge_allow(&mut exp, path)?;
     }

@@ -66,8 +66,7 @@ pub struct VerifyArgs {
     json: bool,
 }
 
-#[allow(clippy::needless_pass_by_value)] // main.rs hands every command its Args by value
-pub fn run(args: Args) -> Result<u8> {
+pub fn run(args: &Args) -> Result<u8> {
     let from = timearg::parse(&args.from).context("--from")?;
     let to = timearg::parse(&args.to).context("--to")?;
     if to <= from {
@@ -129,8 +128,7 @@ pub fn run(args: Args) -> Result<u8> {
     Ok(EXIT_OK)
 }
 
-#[allow(clippy::needless_pass_by_value)] // main.rs hands every command its Args by value
-pub fn verify(args: VerifyArgs) -> Result<u8> {
+pub fn verify(args: &VerifyArgs) -> Result<u8> {
     let check = report::verify_bundle(&args.dir, args.expect_key.as_deref(), args.require_signature)
         .with_context(|| format!("checking {}", args.dir.display()))?;
     if args.json {

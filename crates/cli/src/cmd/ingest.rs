@@ -85,14 +85,13 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
     Err(format!("{s:?} is neither RFC 3339 nor YYYY-MM-DD"))
 }
 
-#[allow(clippy::needless_pass_by_value)] // every subcommand's `run` takes its Args by value (main.rs)
-pub fn run(args: Args) -> Result<u8> {
+pub fn run(args: &Args) -> Result<u8> {
     let lake = location::open(&args.lake)?;
     let opts = IngestOptions { window_bytes: args.window_mib << 20, ..IngestOptions::default() };
     let mut ingestor = Ingestor::new(lake.store.clone(), opts);
     let started = std::time::Instant::now();
     let report = if args.lookup_events {
-        lookup(&args, &mut ingestor)?
+        lookup(args, &mut ingestor)?
     } else {
         let mut sources = Vec::new();
         for s in &args.sources {
@@ -108,7 +107,7 @@ pub fn run(args: Args) -> Result<u8> {
             let gate = crate::cmd::validate_trail::gate_sources(sources, args.public_keys.as_deref(), &*lake.store)?;
             (sources, refused) = gate;
         }
-        let mut report = files(&args, &mut ingestor, sources)?;
+        let mut report = files(args, &mut ingestor, sources)?;
         crate::cmd::validate_trail::add_refused(&mut report, refused);
         report
     };

@@ -21,9 +21,9 @@ pub struct Args {
     name: String,
 }
 
-pub fn run(args: Args) -> Result<u8> {
-    let path = match args.out {
-        Some(p) => p,
+pub fn run(args: &Args) -> Result<u8> {
+    let path = match &args.out {
+        Some(p) => p.clone(),
         None => default_local_key_file().context("no --out given and no default key location (set HOME)")?,
     };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

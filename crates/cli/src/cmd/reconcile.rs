@@ -94,9 +94,8 @@ fn parse_fail_on(s: &str) -> Result<FailOn, String> {
     s.parse::<Severity>().map(FailOn::At).map_err(|e| format!("{e} or none"))
 }
 
-#[allow(clippy::needless_pass_by_value)] // main.rs hands every command its Args by value
-pub fn run(args: Args) -> Result<u8> {
-    match reconcile_cmd(&args) {
+pub fn run(args: &Args) -> Result<u8> {
+    match reconcile_cmd(args) {
         Ok(code) => Ok(code),
         Err(e) => {
             eprintln!("kms-audit reconcile: error: {e:#}");

@@ -178,8 +178,7 @@ pub fn load_public_keys(
 }
 
 // main.rs hands every command its Args by value.
-#[allow(clippy::needless_pass_by_value)]
-pub fn run(args: Args) -> Result<u8> {
+pub fn run(args: &Args) -> Result<u8> {
     let end = args.end.unwrap_or_else(Utc::now);
     if args.start > end {
         bail!("--start {} is after --end {}", args.start, end);

@@ -206,8 +206,7 @@ fn open_source(prefix: &str) -> Result<Source> {
 }
 
 // main.rs hands every command its Args by value.
-#[allow(clippy::needless_pass_by_value)]
-pub fn run(args: Args) -> Result<u8> {
+pub fn run(args: &Args) -> Result<u8> {
     if args.concurrency == 0 {
         bail!("--concurrency must be at least 1");
     }
@@ -247,7 +246,7 @@ pub fn run(args: Args) -> Result<u8> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let report = rt.block_on(verify_all(&args, &spec, source, manifest, sampled, names.len(), seed))?;
+    let report = rt.block_on(verify_all(args, &spec, source, manifest, sampled, names.len(), seed))?;
     print_report(&report, args.json)?;
     Ok(if report.summary.failed > 0 || !report.audit_gaps.is_empty() || report.summary.total == 0 {
         EXIT_FAILURE

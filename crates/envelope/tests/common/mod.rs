@@ -7,6 +7,26 @@ use std::path::PathBuf;
 
 use envelope::{key_matches, DataKey, EncryptionContext, Error, GeneratedKey, Keyring, UnwrappedKey};
 
+/// Metadata names the property tests draw from: every name an envelope format reads, near misses
+/// (a prefix, the user-metadata spelling, another case) and an unrelated one.
+pub const METADATA_NAMES: &[&str] = &[
+    "x-amz-key",
+    "x-amz-key-v2",
+    "x-amz-iv",
+    "x-amz-cek-alg",
+    "x-amz-wrap-alg",
+    "x-amz-matdesc",
+    "x-amz-tag-len",
+    "x-amz-unencrypted-content-length",
+    "x-amz-context",
+    "x-amz-3",
+    "x-amz-c",
+    "x-amz-d",
+    "x-amz-meta-x-amz-key",
+    "X-Amz-Key",
+    "other",
+];
+
 /// Runs a future to completion (the crate has no runtime; our keyrings never wait).
 pub fn block_on<F: Future>(f: F) -> F::Output {
     futures::executor::block_on(f)
