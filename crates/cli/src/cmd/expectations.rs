@@ -13,10 +13,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use reconcile::{AllowEntry, Expectations, ExpectationsBuilder, Source};
 
-use crate::EXIT_OK;
+use crate::{timearg, EXIT_OK};
 
 /// Build expectations.json from SageMaker (live) or from saved describe outputs.
 ///
@@ -78,23 +78,12 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
 
 /// RFC 3339, `YYYY-MM-DD` (midnight UTC), or a duration ago (`7d`, `36h`).
 pub fn parse_since(s: &str) -> Result<DateTime<Utc>, String> {
-    parse_time(s).or_else(|e| match humantime::parse_duration(s) {
+    timearg::value(s).or_else(|e| match humantime::parse_duration(s) {
         Ok(d) => {
             chrono::Duration::from_std(d).map(|d| Utc::now() - d).map_err(|_| format!("{s:?}: duration out of range"))
         }
         Err(_) => Err(format!("{e}, nor a duration such as 7d")),
     })
-}
-
-/// RFC 3339 or `YYYY-MM-DD` (midnight UTC).
-pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
-    }
-    Err(format!("{s:?} is neither RFC 3339 nor YYYY-MM-DD"))
 }
 
 pub fn run(args: &Args) -> Result<u8> {

@@ -7,11 +7,11 @@
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use lake::{IngestOptions, IngestReport, IngestSummary, Ingestor, Source, Store};
 
-use crate::{location, EXIT_OK, EXIT_QUARANTINED};
+use crate::{location, timearg, EXIT_OK, EXIT_QUARANTINED};
 
 /// Ingest CloudTrail log files into the kms_events Parquet lake.
 ///
@@ -34,10 +34,10 @@ pub struct Args {
     #[arg(long, requires_all = ["start", "end"])]
     lookup_events: bool,
     /// Start of the LookupEvents period (RFC 3339, or YYYY-MM-DD for midnight UTC).
-    #[arg(long, value_parser = parse_time)]
+    #[arg(long, value_parser = timearg::value)]
     start: Option<DateTime<Utc>>,
     /// End of the LookupEvents period (RFC 3339, or YYYY-MM-DD for midnight UTC).
-    #[arg(long, value_parser = parse_time)]
+    #[arg(long, value_parser = timearg::value)]
     end: Option<DateTime<Utc>>,
     /// Region of the LookupEvents calls (default: the configured region).
     #[arg(long)]
@@ -73,16 +73,6 @@ pub struct Args {
     /// them (default: CloudTrail ListPublicKeys).
     #[arg(long, requires = "require_valid_digests")]
     public_keys: Option<std::path::PathBuf>,
-}
-
-fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
-    }
-    Err(format!("{s:?} is neither RFC 3339 nor YYYY-MM-DD"))
 }
 
 pub fn run(args: &Args) -> Result<u8> {

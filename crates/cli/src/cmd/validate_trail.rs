@@ -9,13 +9,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use lake::{LocalStore, Source, Store};
 use trail::digest::{
     validate_trail, IntegrityReport, PublicKeyList, StoreError, TrailObject, TrailObjects, ValidationOptions,
 };
 
-use crate::{location, EXIT_FAILURE, EXIT_OK};
+use crate::{location, timearg, EXIT_FAILURE, EXIT_OK};
 
 /// Validate CloudTrail digest files and log files over a period (like `aws cloudtrail
 /// validate-logs`).
@@ -28,10 +28,10 @@ pub struct Args {
     /// each digest's signature in the sidecar DIGEST.meta.json ({"metadata": {"signature": …}}).
     trail: String,
     /// Start of the period, UTC: RFC 3339 (2024-03-01T00:00:00Z) or a date (midnight).
-    #[arg(long, value_parser = parse_time)]
+    #[arg(long, value_parser = timearg::value)]
     start: DateTime<Utc>,
     /// End of the period (inclusive), same forms; default: now.
-    #[arg(long, value_parser = parse_time)]
+    #[arg(long, value_parser = timearg::value)]
     end: Option<DateTime<Utc>>,
     /// Public keys as printed by `aws cloudtrail list-public-keys`; default: CloudTrail
     /// ListPublicKeys for the period.
@@ -46,23 +46,6 @@ pub struct Args {
     /// Print the integrity report as JSON on stdout.
     #[arg(long)]
     json: bool,
-}
-
-/// Parses `2024-03-01T00:00:00Z` (any RFC 3339), `2024-03-01T00:00[:00]` (UTC) or `2024-03-01`.
-pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
-    let s = s.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    for fmt in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(s.trim_end_matches('Z'), fmt) {
-            return Ok(t.and_utc());
-        }
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
-    }
-    Err(format!("{s:?}: expected an RFC 3339 time (2024-03-01T00:00:00Z) or a date (2024-03-01)"))
 }
 
 /// A trail in a local folder: files, with each object's S3 user metadata in the sidecar
@@ -384,15 +367,6 @@ fn quarantine(lake: &dyn Store, refused: &Refused) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn times_parse() {
-        let t = parse_time("2024-03-01T05:06:07Z").unwrap();
-        assert_eq!(t.to_rfc3339(), "2024-03-01T05:06:07+00:00");
-        assert_eq!(parse_time("2024-03-01").unwrap().to_rfc3339(), "2024-03-01T00:00:00+00:00");
-        assert_eq!(parse_time("2024-03-01T05:06").unwrap().to_rfc3339(), "2024-03-01T05:06:00+00:00");
-        assert!(parse_time("yesterday").is_err());
-    }
 
     #[test]
     fn log_locations() {
