@@ -13,23 +13,17 @@ concurrency=${3:-32}
 cargo build --release --workspace --bins >&2  # one release build serves every bench script
 bin="$CARGO_TARGET_DIR/release/kms-audit"
 python3 - "$bin" "$files" "$per_file" "$concurrency" <<'PY'
-import json, os, resource, shutil, socket, subprocess, sys, tempfile, time, urllib.request
+import atexit, json, os, resource, shutil, subprocess, sys, tempfile, time
 from concurrent.futures import ThreadPoolExecutor
 import boto3
 from botocore.config import Config
 
 bin, files, per_file, concurrency = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 work = tempfile.mkdtemp(prefix="kms-audit-backfill-")
-with socket.socket() as s:
-    s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
-moto = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-try:
-    endpoint = "http://127.0.0.1:%d" % port
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(endpoint + "/moto-api/data.json", timeout=1); break
-        except Exception:
-            time.sleep(0.1)
+atexit.register(shutil.rmtree, work, ignore_errors=True)
+sys.path.insert(0, "tests")
+from moto_server import moto_process
+with moto_process() as (endpoint, moto):
     env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
                AWS_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true", KMS_AUDIT_S3_FORCE_PATH_STYLE="true")
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
@@ -74,7 +68,4 @@ try:
         "concurrency": concurrency, "peak_rss_mb": round(after.ru_maxrss / 1024),
     }
     print(json.dumps(result))
-finally:
-    moto.terminate(); moto.wait()
-    shutil.rmtree(work, ignore_errors=True)
 PY

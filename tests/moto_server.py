@@ -14,8 +14,9 @@ def free_port():
 
 
 @contextlib.contextmanager
-def running_moto(timeout=60):
-    """Yields the endpoint URL of a fresh moto server; stops it on exit."""
+def moto_process(timeout=60):
+    """Yields (endpoint URL, process) of a fresh moto server — the process for callers that measure
+    it; stops it on exit."""
     port = free_port()
     proc = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -30,10 +31,17 @@ def running_moto(timeout=60):
                 if time.time() > deadline or proc.poll() is not None:
                     raise RuntimeError(f"moto_server did not start on {endpoint}")
                 time.sleep(0.2)
-        yield endpoint
+        yield endpoint, proc
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@contextlib.contextmanager
+def running_moto(timeout=60):
+    """Yields the endpoint URL of a fresh moto server; stops it on exit."""
+    with moto_process(timeout) as (endpoint, _):
+        yield endpoint

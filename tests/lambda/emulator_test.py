@@ -15,6 +15,7 @@ Usage: emulator_test.py --binary PATH --cli PATH [--bench --files N --records-pe
 """
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
@@ -31,15 +32,12 @@ import urllib.request
 import boto3
 from botocore.config import Config
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from moto_server import free_port, running_moto  # noqa: E402  (tests/ is not a package)
+
 TRAIL = "trail-bucket"
 LAKE = "lake-bucket"
 REGION = "us-east-1"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_http(url, timeout=60):
@@ -68,6 +66,11 @@ def wait_port(port, timeout=120):
 class Procs:
     def __init__(self):
         self.procs = []
+        self.contexts = contextlib.ExitStack()
+
+    def enter(self, context):
+        """Enters a context (a server) that stop_all leaves."""
+        return self.contexts.enter_context(context)
 
     def start(self, args, **kw):
         p = subprocess.Popen(args, start_new_session=True, **kw)
@@ -89,6 +92,7 @@ class Procs:
     def stop_all(self):
         for p in reversed(self.procs):
             self.stop(p)
+        self.contexts.close()
 
 
 def aws_env(endpoint):
@@ -183,11 +187,7 @@ def main():
 def run(args, work, procs):
     log = lambda *a: print("lambda-emulator:", *a, file=sys.stderr, flush=True)
     # moto
-    moto_port = free_port()
-    moto = procs.start(["moto_server", "-H", "127.0.0.1", "-p", str(moto_port)],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = "http://127.0.0.1:%d" % moto_port
-    wait_http(endpoint + "/moto-api/data.json")
+    endpoint = procs.enter(running_moto())
     env = dict(os.environ, **aws_env(endpoint))
     boto = dict(endpoint_url=endpoint, region_name=REGION, aws_access_key_id="testing",
                 aws_secret_access_key="testing", config=Config(s3={"addressing_style": "path"}))

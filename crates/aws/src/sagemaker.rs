@@ -337,6 +337,19 @@ macro_rules! describe_fn {
     }};
 }
 
+/// Every name a List* request's paginator yields (all pages).
+macro_rules! list_names {
+    ($request:expr, $op:literal, $name:ident) => {{
+        let mut names = Vec::new();
+        let mut pages = $request.into_paginator().items().send();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| sdk_error($op, &e))?;
+            names.extend(item.$name().map(str::to_owned));
+        }
+        names
+    }};
+}
+
 /// Lists and describes everything (see the module docs).
 pub async fn collect(client: &Client, opts: &CollectOptions) -> Result<Collected, SageMakerError> {
     let since = opts.since.map(smithy);
@@ -344,18 +357,11 @@ pub async fn collect(client: &Client, opts: &CollectOptions) -> Result<Collected
     let mut out = Collected::default();
 
     // Training jobs.
-    let mut names = Vec::new();
-    let mut pages = client
-        .list_training_jobs()
-        .set_max_results(opts.page_size)
-        .set_last_modified_time_after(since)
-        .into_paginator()
-        .items()
-        .send();
-    while let Some(item) = pages.next().await {
-        let item = item.map_err(|e| sdk_error("ListTrainingJobs", &e))?;
-        names.extend(item.training_job_name().map(str::to_owned));
-    }
+    let names = list_names!(
+        client.list_training_jobs().set_max_results(opts.page_size).set_last_modified_time_after(since),
+        "ListTrainingJobs",
+        training_job_name
+    );
     let r = describe_all(
         names,
         n,
@@ -365,18 +371,11 @@ pub async fn collect(client: &Client, opts: &CollectOptions) -> Result<Collected
     push(&mut out, "training-job", r);
 
     // Processing jobs.
-    let mut names = Vec::new();
-    let mut pages = client
-        .list_processing_jobs()
-        .set_max_results(opts.page_size)
-        .set_last_modified_time_after(since)
-        .into_paginator()
-        .items()
-        .send();
-    while let Some(item) = pages.next().await {
-        let item = item.map_err(|e| sdk_error("ListProcessingJobs", &e))?;
-        names.extend(item.processing_job_name().map(str::to_owned));
-    }
+    let names = list_names!(
+        client.list_processing_jobs().set_max_results(opts.page_size).set_last_modified_time_after(since),
+        "ListProcessingJobs",
+        processing_job_name
+    );
     let r = describe_all(
         names,
         n,
@@ -386,18 +385,11 @@ pub async fn collect(client: &Client, opts: &CollectOptions) -> Result<Collected
     push(&mut out, "processing-job", r);
 
     // Transform jobs (their role is their model's).
-    let mut names = Vec::new();
-    let mut pages = client
-        .list_transform_jobs()
-        .set_max_results(opts.page_size)
-        .set_last_modified_time_after(since)
-        .into_paginator()
-        .items()
-        .send();
-    while let Some(item) = pages.next().await {
-        let item = item.map_err(|e| sdk_error("ListTransformJobs", &e))?;
-        names.extend(item.transform_job_name().map(str::to_owned));
-    }
+    let names = list_names!(
+        client.list_transform_jobs().set_max_results(opts.page_size).set_last_modified_time_after(since),
+        "ListTransformJobs",
+        transform_job_name
+    );
     let r = describe_all(
         names,
         n,
@@ -413,12 +405,7 @@ pub async fn collect(client: &Client, opts: &CollectOptions) -> Result<Collected
     }
 
     // Endpoints, their configs, and the configs' models.
-    let mut names = Vec::new();
-    let mut pages = client.list_endpoints().set_max_results(opts.page_size).into_paginator().items().send();
-    while let Some(item) = pages.next().await {
-        let item = item.map_err(|e| sdk_error("ListEndpoints", &e))?;
-        names.extend(item.endpoint_name().map(str::to_owned));
-    }
+    let names = list_names!(client.list_endpoints().set_max_results(opts.page_size), "ListEndpoints", endpoint_name);
     let r = describe_all(
         names,
         n,
@@ -526,12 +513,11 @@ pub async fn collect(client: &Client, opts: &CollectOptions) -> Result<Collected
     }
 
     // Notebook instances.
-    let mut names = Vec::new();
-    let mut pages = client.list_notebook_instances().set_max_results(opts.page_size).into_paginator().items().send();
-    while let Some(item) = pages.next().await {
-        let item = item.map_err(|e| sdk_error("ListNotebookInstances", &e))?;
-        names.extend(item.notebook_instance_name().map(str::to_owned));
-    }
+    let names = list_names!(
+        client.list_notebook_instances().set_max_results(opts.page_size),
+        "ListNotebookInstances",
+        notebook_instance_name
+    );
     let r = describe_all(
         names,
         n,
