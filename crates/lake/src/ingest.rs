@@ -14,6 +14,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{mpsc, Arc, Mutex};
 
 use arrow::array::{Array, AsArray};
+use arrow::compute::interleave_record_batch;
 use arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
 use trail::event::{is_dry_run, is_trail_log_read, key_id_of};
@@ -702,19 +703,72 @@ impl WindowWriter {
         self.buffered.entry(partition).or_default().extend(rows);
     }
 
+    /// Over budget, writes the partitions holding the most rows until what stays buffered is at
+    /// most half the budget, and packs the rest into one batch so the batches they came from are
+    /// freed. Small partitions then wait for more rows instead of becoming a small file at every
+    /// flush: a streamed 335 MB log file wrote 4,210 files when every flush wrote everything.
     fn maybe_flush(&mut self, lake: &dyn Store, written: &mut Vec<String>) -> Result<(), LakeError> {
-        if self.buffered_bytes >= self.flush_bytes {
-            self.flush(lake, written)?;
+        if self.buffered_bytes < self.flush_bytes {
+            return Ok(());
+        }
+        let rows: usize = self.buffered.values().map(Vec::len).sum();
+        let row_bytes = (self.buffered_bytes / rows.max(1)).max(1);
+        let keep_rows_max = self.flush_bytes / 2 / row_bytes;
+        let mut by_size: Vec<(usize, Partition)> = self.buffered.iter().map(|(p, r)| (r.len(), p.clone())).collect();
+        by_size.sort_unstable();
+        let mut kept_rows = 0;
+        let mut write = Vec::new();
+        for (n, partition) in by_size {
+            if kept_rows + n <= keep_rows_max {
+                kept_rows += n;
+            } else {
+                let rows = self.buffered.remove(&partition).expect("listed partition");
+                write.push((partition, rows));
+            }
+        }
+        self.write(write, lake, written)?;
+        self.pack()
+    }
+
+    /// Writes every buffered partition as its next part.
+    fn flush(&mut self, lake: &dyn Store, written: &mut Vec<String>) -> Result<(), LakeError> {
+        let work: Vec<(Partition, Vec<(usize, usize)>)> = self.buffered.drain().collect();
+        self.write(work, lake, written)?;
+        self.batches.clear();
+        self.buffered_bytes = 0;
+        Ok(())
+    }
+
+    /// Copies the rows still buffered into one batch and drops the batches they came from.
+    fn pack(&mut self) -> Result<(), LakeError> {
+        let mut kept: Vec<(Partition, Vec<(usize, usize)>)> = self.buffered.drain().collect();
+        kept.sort_by(|a, b| a.0.cmp(&b.0));
+        let all: Vec<(usize, usize)> = kept.iter().flat_map(|(_, rows)| rows.iter().copied()).collect();
+        let sources: Vec<&RecordBatch> = self.batches.iter().collect();
+        let packed = if all.is_empty() { None } else { Some(interleave_record_batch(&sources, &all)?) };
+        self.batches.clear();
+        self.buffered_bytes = 0;
+        if let Some(packed) = packed {
+            let index = self.push_batch(packed);
+            let mut next = 0;
+            for (partition, rows) in kept {
+                self.buffered.insert(partition, (next..next + rows.len()).map(|row| (index, row)).collect());
+                next += rows.len();
+            }
         }
         Ok(())
     }
 
-    /// Writes every buffered partition as its next part, partitions in parallel.
-    fn flush(&mut self, lake: &dyn Store, written: &mut Vec<String>) -> Result<(), LakeError> {
-        let mut work: Vec<(Partition, Vec<(usize, usize)>)> = self.buffered.drain().collect();
+    /// Writes `work` (rows of the buffered batches), one new part per partition, partitions in
+    /// parallel.
+    fn write(
+        &mut self,
+        mut work: Vec<(Partition, Vec<(usize, usize)>)>,
+        lake: &dyn Store,
+        written: &mut Vec<String>,
+    ) -> Result<(), LakeError> {
         work.sort_by(|a, b| a.0.cmp(&b.0));
-        let batches = std::mem::take(&mut self.batches);
-        self.buffered_bytes = 0;
+        let batches = &self.batches;
         let named: Vec<(String, Vec<(usize, usize)>)> = work
             .into_iter()
             .map(|(p, rows)| {
@@ -763,5 +817,71 @@ impl WindowWriter {
         keys.sort_unstable();
         written.extend(keys.into_iter().map(|(_, key)| key));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::read::{read_event_bytes, EventFilter};
+    use crate::store::LocalStore;
+    use crate::testdata::batch;
+
+    /// 100 rows: 90 of one busy partition, then two for each of five quiet ones.
+    fn rows_of(start: i64) -> (RecordBatch, Vec<(Partition, Vec<usize>)>) {
+        let ids: Vec<String> = (0..100).map(|i| format!("e{}", start + i)).collect();
+        let rows: Vec<(i64, &str, Option<&str>, &str)> =
+            ids.iter().enumerate().map(|(i, id)| (start + i as i64, id.as_str(), Some("1"), "s3://b/k")).collect();
+        let partition = |n: usize| Partition::new(Some(&format!("k{n}")), "arn:aws:iam::1:root", "2025-03-10");
+        let mut groups = vec![(partition(0), (0..90).collect())];
+        for q in 1..=5 {
+            groups.push((partition(q), vec![88 + 2 * q, 89 + 2 * q]));
+        }
+        (batch(&rows), groups)
+    }
+
+    fn parts_and_rows(lake: &LocalStore) -> BTreeMap<String, (usize, usize)> {
+        let mut out: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+        for o in lake.list("").unwrap() {
+            let body = bytes::Bytes::from(lake.get_bytes(&o.key).unwrap());
+            let rows: usize =
+                read_event_bytes(body, &EventFilter::default()).unwrap().iter().map(RecordBatch::num_rows).sum();
+            let dir = o.key.rsplit_once('/').unwrap().0.to_owned();
+            let entry = out.entry(dir).or_default();
+            entry.0 += 1;
+            entry.1 += rows;
+        }
+        out
+    }
+
+    #[test]
+    fn over_budget_the_busiest_partitions_are_written_and_quiet_ones_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = LocalStore::new(dir.path());
+        let (first, _) = rows_of(0);
+        // One batch fills the budget: every flush then keeps at most half of it (50 rows).
+        let mut writer = WindowWriter::new("b".into(), first.get_array_memory_size());
+        let mut written = Vec::new();
+        for start in [0, 1000, 2000] {
+            let (rows, groups) = rows_of(start);
+            let index = writer.push_batch(rows);
+            for (partition, rows) in groups {
+                writer.add_rows(partition, rows.into_iter().map(|r| (index, r)));
+            }
+            writer.maybe_flush(&lake, &mut written).unwrap();
+        }
+        writer.flush(&lake, &mut written).unwrap();
+        let lake_files = parts_and_rows(&lake);
+        assert_eq!(written.len(), lake_files.values().map(|(files, _)| files).sum::<usize>());
+        for (dir, (files, rows)) in &lake_files {
+            if dir.contains("key_id=k0/") {
+                assert_eq!((*files, *rows), (3, 270), "{dir}: one part per flush");
+            } else {
+                assert_eq!((*files, *rows), (1, 6), "{dir}: rows wait for the last flush, in one part");
+            }
+        }
+        assert_eq!(lake_files.len(), 6);
     }
 }
