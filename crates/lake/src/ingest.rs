@@ -661,7 +661,8 @@ impl FileRows {
 }
 
 /// Buffers a window's rows (the batches of its files, and per partition the rows of them that
-/// land) and writes each partition as one sorted Parquet file per flush.
+/// land) and writes them as sorted Parquet parts, one per partition per write: every partition at
+/// the window's end, the busiest ones whenever the buffer goes over its budget.
 struct WindowWriter {
     batch_id: String,
     flush_bytes: usize,
