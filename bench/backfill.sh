@@ -22,10 +22,9 @@ bin, files, per_file, concurrency = sys.argv[1], int(sys.argv[2]), int(sys.argv[
 work = tempfile.mkdtemp(prefix="kms-audit-backfill-")
 atexit.register(shutil.rmtree, work, ignore_errors=True)
 sys.path.insert(0, "tests")
-from moto_server import moto_process
+from moto_server import aws_env, moto_process
 with moto_process() as (endpoint, moto):
-    env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-               AWS_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true", KMS_AUDIT_S3_FORCE_PATH_STYLE="true")
+    env = aws_env(endpoint)
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
                       aws_secret_access_key="testing", config=Config(s3={"addressing_style": "path"}, max_pool_connections=16))
     for b in ("trail", "lake"):

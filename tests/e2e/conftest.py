@@ -11,7 +11,7 @@ import pytest
 
 REPO_TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_TESTS))
-from moto_server import running_moto  # noqa: E402
+from moto_server import aws_env, running_moto  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -47,8 +47,4 @@ def moto():
     """A moto server with the environment a kms-audit child process needs to use it: endpoint,
     path-style S3, dummy credentials."""
     with running_moto() as endpoint:
-        env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, KMS_AUDIT_S3_FORCE_PATH_STYLE="true",
-                   AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1",
-                   AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true")
-        env.pop("AWS_PROFILE", None)
-        yield {"endpoint": endpoint, "env": env}
+        yield {"endpoint": endpoint, "env": aws_env(endpoint)}

@@ -33,7 +33,7 @@ import boto3
 from botocore.config import Config
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from moto_server import free_port, running_moto  # noqa: E402  (tests/ is not a package)
+from moto_server import aws_env, free_port, running_moto  # noqa: E402  (tests/ is not a package)
 
 TRAIL = "trail-bucket"
 LAKE = "lake-bucket"
@@ -93,19 +93,6 @@ class Procs:
         for p in reversed(self.procs):
             self.stop(p)
         self.contexts.close()
-
-
-def aws_env(endpoint):
-    return {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "KMS_AUDIT_S3_FORCE_PATH_STYLE": "true",
-    }
 
 
 def s3_notification(key, size, etag, message_id):
@@ -188,7 +175,7 @@ def run(args, work, procs):
     log = lambda *a: print("lambda-emulator:", *a, file=sys.stderr, flush=True)
     # moto
     endpoint = procs.enter(running_moto())
-    env = dict(os.environ, **aws_env(endpoint))
+    env = aws_env(endpoint, REGION)
     boto = dict(endpoint_url=endpoint, region_name=REGION, aws_access_key_id="testing",
                 aws_secret_access_key="testing", config=Config(s3={"addressing_style": "path"}))
     s3 = boto3.client("s3", **boto)

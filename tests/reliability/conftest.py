@@ -25,7 +25,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 from fault_proxy import FaultProxy  # noqa: E402
-from moto_server import running_moto  # noqa: E402
+from moto_server import aws_env, running_moto  # noqa: E402,F401  (aws_env: for the tests)
 
 REGION = "us-east-1"
 
@@ -65,16 +65,6 @@ def faults(proxy):
     proxy.clear()
     yield proxy
     proxy.clear()
-
-
-def aws_env(endpoint):
-    env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, KMS_AUDIT_S3_FORCE_PATH_STYLE="true",
-               AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_SESSION_TOKEN="testing",
-               AWS_REGION=REGION, AWS_DEFAULT_REGION=REGION, AWS_EC2_METADATA_DISABLED="true",
-               NO_COLOR="1")
-    for k in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"):
-        env.pop(k, None)
-    return env
 
 
 def s3_client(endpoint):

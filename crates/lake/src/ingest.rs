@@ -327,12 +327,12 @@ impl Ingestor {
         inserted: &mut Vec<u128>,
     ) -> Result<(), LakeError> {
         let PartitionedBatch { batch, groups } = rows;
-        let ids = batch.column_by_name(col::EVENT_ID).expect("event_id").as_string::<i32>().clone();
-        let accounts = batch.column_by_name(col::ACCOUNT_ID).expect("account_id").as_string::<i32>().clone();
-        let index = writer.push_batch(batch);
-        let mut kept_any = false;
+        let ids = batch.column_by_name(col::EVENT_ID).expect("event_id").as_string::<i32>();
+        let accounts = batch.column_by_name(col::ACCOUNT_ID).expect("account_id").as_string::<i32>();
+        let index = writer.batches.len();
+        let mut kept = Vec::with_capacity(groups.len());
         for (partition, rows) in groups {
-            let mut kept = Vec::with_capacity(rows.len());
+            let mut landing = Vec::with_capacity(rows.len());
             for row in rows {
                 let i = row as usize;
                 let account = if accounts.is_null(i) { "" } else { accounts.value(i) };
@@ -349,15 +349,18 @@ impl Ingestor {
                     summary.kms_events += 1;
                 }
                 summary.rows += 1;
-                kept.push((index, i));
+                landing.push((index, i));
             }
-            if !kept.is_empty() {
-                kept_any = true;
-                writer.add_rows(partition, kept);
+            if !landing.is_empty() {
+                kept.push((partition, landing));
             }
         }
-        if !kept_any {
-            writer.pop_unused_batch(index);
+        // A batch none of whose rows lands is not held.
+        if !kept.is_empty() {
+            writer.push_batch(batch);
+            for (partition, rows) in kept {
+                writer.add_rows(partition, rows);
+            }
         }
         Ok(())
     }
@@ -685,19 +688,10 @@ impl WindowWriter {
         }
     }
 
-    /// Holds `batch` and returns its index for [`WindowWriter::add_rows`].
-    fn push_batch(&mut self, batch: RecordBatch) -> usize {
+    /// Holds `batch`; rows of it are named by its index, `batches.len()` before the push.
+    fn push_batch(&mut self, batch: RecordBatch) {
         self.buffered_bytes += batch.get_array_memory_size();
         self.batches.push(batch);
-        self.batches.len() - 1
-    }
-
-    /// Takes back the batch just pushed when none of its rows is to be written.
-    fn pop_unused_batch(&mut self, index: usize) {
-        debug_assert_eq!(index + 1, self.batches.len());
-        if let Some(batch) = self.batches.pop() {
-            self.buffered_bytes -= batch.get_array_memory_size();
-        }
     }
 
     fn add_rows(&mut self, partition: Partition, rows: impl IntoIterator<Item = (usize, usize)>) {
@@ -735,12 +729,11 @@ impl WindowWriter {
     fn flush(&mut self, lake: &dyn Store, written: &mut Vec<String>) -> Result<(), LakeError> {
         let work: Vec<(Partition, Vec<(usize, usize)>)> = self.buffered.drain().collect();
         self.write(work, lake, written)?;
-        self.batches.clear();
-        self.buffered_bytes = 0;
-        Ok(())
+        self.pack()
     }
 
-    /// Copies the rows still buffered into one batch and drops the batches they came from.
+    /// Copies the rows still buffered into one batch and drops the batches they came from (all of
+    /// them when nothing is buffered).
     fn pack(&mut self) -> Result<(), LakeError> {
         let mut kept: Vec<(Partition, Vec<(usize, usize)>)> = self.buffered.drain().collect();
         kept.sort_by(|a, b| a.0.cmp(&b.0));
@@ -750,7 +743,8 @@ impl WindowWriter {
         self.batches.clear();
         self.buffered_bytes = 0;
         if let Some(packed) = packed {
-            let index = self.push_batch(packed);
+            let index = self.batches.len();
+            self.push_batch(packed);
             let mut next = 0;
             for (partition, rows) in kept {
                 self.buffered.insert(partition, (next..next + rows.len()).map(|row| (index, row)).collect());
@@ -867,7 +861,8 @@ mod tests {
         let mut written = Vec::new();
         for start in [0, 1000, 2000] {
             let (rows, groups) = rows_of(start);
-            let index = writer.push_batch(rows);
+            let index = writer.batches.len();
+            writer.push_batch(rows);
             for (partition, rows) in groups {
                 writer.add_rows(partition, rows.into_iter().map(|r| (index, r)));
             }

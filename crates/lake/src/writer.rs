@@ -21,8 +21,8 @@ pub const MAX_ROW_GROUP_ROWS: usize = 400_000;
 
 /// Writer properties of every `kms_events` file. ZSTD level 1: within a few percent of level
 /// 3's size on these columns at a fraction of the CPU. No dictionary encoding: ZSTD already folds
-/// the repeated ARNs, and on the bench trail plain pages are smaller (450 ingest files 12.6 →
-/// 11.9 MB, all rows in one file 5.51 → 5.50 MB), while a dictionary page is one more ZSTD
+/// the repeated ARNs, and on the bench trail plain pages are smaller (its 450 ingest files 11.6 →
+/// 10.9 MB; all its rows in one file 5.51 → 5.50 MB with pyarrow), while a dictionary page is one more ZSTD
 /// context per column chunk, the largest cost of writing many small files.
 pub fn writer_properties() -> WriterProperties {
     properties_builder().build()

@@ -64,14 +64,15 @@ impl IngestSettings {
         if aws::s3::parse_url(&lake_url).is_none() {
             return Err(ConfigError::Invalid { name: "LAKE_URL", value: lake_url });
         }
+        let memory = memory_mb();
         Ok(IngestSettings {
             lake_url,
             glue_database: var("GLUE_DATABASE"),
             glue_table: var("GLUE_TABLE").unwrap_or_else(|| lake::partition::KMS_EVENTS_TABLE.to_owned()),
             read_ahead: num("INGEST_READ_AHEAD", 4)? as usize,
-            read_ahead_bytes: num("INGEST_READ_AHEAD_MIB", read_ahead_mib_for(memory_mb()))? << 20,
-            window_mib: num("INGEST_WINDOW_MIB", window_mib_for(memory_mb()))?,
-            whole_file_mib: num("INGEST_WHOLE_FILE_MIB", whole_file_mib_for(memory_mb()))?,
+            read_ahead_bytes: num("INGEST_READ_AHEAD_MIB", read_ahead_mib_for(memory))? << 20,
+            window_mib: num("INGEST_WINDOW_MIB", window_mib_for(memory))?,
+            whole_file_mib: num("INGEST_WHOLE_FILE_MIB", whole_file_mib_for(memory))?,
         })
     }
 
@@ -82,9 +83,9 @@ impl IngestSettings {
             glue_database: None,
             glue_table: lake::partition::KMS_EVENTS_TABLE.to_owned(),
             read_ahead: 4,
-            read_ahead_bytes: 48 << 20,
-            window_mib: 96,
-            whole_file_mib: 8,
+            read_ahead_bytes: read_ahead_mib_for(None) << 20,
+            window_mib: window_mib_for(None),
+            whole_file_mib: whole_file_mib_for(None),
         }
     }
 }
@@ -99,7 +100,7 @@ fn memory_mb() -> Option<u64> {
 /// (bench/lambda-rss.sh); a small function has a fraction of a vCPU and gains nothing from
 /// parsing several files at once.
 pub fn window_mib_for(memory_mb: Option<u64>) -> u64 {
-    memory_mb.map_or(96, |m| (m / 4).clamp(32, 96))
+    share_of_memory(memory_mb, 4, 32, 96)
 }
 
 /// Default whole-file bound: compressed MiB = the function's memory / 128, 1 to 8 (8 when
@@ -107,12 +108,18 @@ pub fn window_mib_for(memory_mb: Option<u64>) -> u64 {
 /// so at 256 MB a 5 MB log file streams (bench/lambda-rss.sh) while ordinary ones (< 1 MB)
 /// are parsed whole and together.
 pub fn whole_file_mib_for(memory_mb: Option<u64>) -> u64 {
-    memory_mb.map_or(8, |m| (m / 128).clamp(1, 8))
+    share_of_memory(memory_mb, 128, 1, 8)
 }
 
 /// Default read-ahead: an eighth of the function's memory, 16 to 48 MiB (48 when unknown).
 pub fn read_ahead_mib_for(memory_mb: Option<u64>) -> u64 {
-    memory_mb.map_or(48, |m| (m / 8).clamp(16, 48))
+    share_of_memory(memory_mb, 8, 16, 48)
+}
+
+/// `memory_mb / divisor`, clamped to `min..=max`; `max` when the memory is unknown (outside
+/// Lambda), where nothing smaller is called for.
+fn share_of_memory(memory_mb: Option<u64>, divisor: u64, min: u64, max: u64) -> u64 {
+    memory_mb.map_or(max, |m| (m / divisor).clamp(min, max))
 }
 
 /// The ingest function's clients and settings, built once per container.

@@ -169,25 +169,19 @@ where
 }
 
 fn visit_stream<R: Read, F: FnMut(RawRecord<'_>)>(reader: R, _limits: &ReadLimits, visit: F) -> Result<u64, FileError> {
-    let mut source = SourceReader { inner: reader, failed: None };
+    let mut source = Watched::new(reader, "the source failed");
     // The gzip magic may arrive split over reads (a network body): read until two bytes or EOF.
-    let mut magic = [0u8; 2];
-    let mut got = 0;
-    while got < magic.len() {
-        match source.read(&mut magic[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return Err(FileError::Io(source.failed.take().expect("source error kept"))),
-        }
+    let mut magic = Vec::with_capacity(GZIP_MAGIC.len());
+    if (&mut source).take(GZIP_MAGIC.len() as u64).read_to_end(&mut magic).is_err() {
+        return Err(FileError::Io(source.failed.take().expect("source error kept")));
     }
-    if got == 0 {
+    if magic.is_empty() {
         return Err(FileError::Empty);
     }
-    let head = io::Cursor::new(magic[..got].to_vec());
-    let reader = BufReader::with_capacity(256 << 10, head.chain(source));
-    let (result, source, inflate_failed, produced) = if magic[..got] == GZIP_MAGIC {
-        let counter = CountingReader { inner: MultiGzDecoder::new(reader), produced: 0, failed: None };
+    let is_gzip = magic == GZIP_MAGIC;
+    let reader = BufReader::with_capacity(256 << 10, io::Cursor::new(magic).chain(source));
+    let (result, source, inflate_failed, produced) = if is_gzip {
+        let counter = Watched::new(MultiGzDecoder::new(reader), "gzip stream failed");
         let mut counted = BufReader::with_capacity(256 << 10, counter);
         let result = visit_reader(&mut counted, visit);
         let counter = counted.into_inner();
@@ -207,45 +201,36 @@ fn visit_stream<R: Read, F: FnMut(RawRecord<'_>)>(reader: R, _limits: &ReadLimit
     }
 }
 
-/// Keeps the source's own I/O error, which the inflater and the parser would otherwise turn
-/// into a data error.
-struct SourceReader<R> {
-    inner: R,
-    failed: Option<io::Error>,
-}
-
-impl<R: Read> Read for SourceReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.inner.read(buf) {
-            Err(e) if e.kind() != io::ErrorKind::Interrupted => {
-                let kind = e.kind();
-                self.failed = Some(e);
-                Err(io::Error::new(kind, "the source failed"))
-            }
-            other => other,
-        }
-    }
-}
-
-/// Remembers how far decompression got and the inflate error, which serde_json would
-/// otherwise flatten into an opaque "I/O error" without the offset.
-struct CountingReader<R> {
+/// A reader that counts what it produced and keeps its first error, which the layers above (the
+/// inflater, serde_json) would otherwise flatten into an opaque data error without the cause or
+/// the offset. Used on the source (to tell a cut connection from bad data) and on the inflater
+/// (to report how far decompression got).
+struct Watched<R> {
     inner: R,
     produced: u64,
     failed: Option<io::Error>,
+    /// What the error passed up says; the original is kept in `failed`.
+    what: &'static str,
 }
 
-impl<R: Read> Read for CountingReader<R> {
+impl<R> Watched<R> {
+    fn new(inner: R, what: &'static str) -> Self {
+        Watched { inner, produced: 0, failed: None, what }
+    }
+}
+
+impl<R: Read> Read for Watched<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self.inner.read(buf) {
             Ok(n) => {
                 self.produced += n as u64;
                 Ok(n)
             }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(e),
             Err(e) => {
                 let kind = e.kind();
                 self.failed = Some(e);
-                Err(io::Error::new(kind, "gzip stream failed"))
+                Err(io::Error::new(kind, self.what))
             }
         }
     }
