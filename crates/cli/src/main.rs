@@ -80,12 +80,8 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
     }
 }
 
-/// mimalloc: the hot paths allocate many small Arrow buffers on every core (see the root
-/// Cargo.toml).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
+    allocator::init();
     let cli = Cli::parse();
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| cli.log.clone());
     tracing_subscriber::fmt()

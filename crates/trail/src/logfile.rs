@@ -183,13 +183,13 @@ fn visit_stream<R: Read, F: FnMut(RawRecord<'_>)>(reader: R, _limits: &ReadLimit
     let (result, source, inflate_failed, produced) = if is_gzip {
         let counter = Watched::new(MultiGzDecoder::new(reader), "gzip stream failed");
         let mut counted = BufReader::with_capacity(256 << 10, counter);
-        let result = visit_reader(&mut counted, visit);
+        let result = visit_decoded(&mut counted, visit);
         let counter = counted.into_inner();
         let source = counter.inner.into_inner().into_inner().into_inner().1;
         (result, source, counter.failed, counter.produced)
     } else {
         let mut reader = reader;
-        let result = visit_reader(&mut reader, visit);
+        let result = visit_decoded(&mut reader, visit);
         (result, reader.into_inner().into_inner().1, None, 0)
     };
     // A failing source (a connection cut mid-body) is an I/O error a retry can fix, not bad
@@ -239,26 +239,331 @@ impl<R: Read> Read for Watched<R> {
 fn visit_slice<F: FnMut(RawRecord<'_>)>(json: &[u8], mut visit: F) -> Result<u64, FileError> {
     let index = Cell::new(0u64);
     let mut de = serde_json::Deserializer::from_slice(json);
-    let top = TopLevel::<&RawValue, _> { visit: &mut visit, index: &index, _raw: std::marker::PhantomData };
-    finish(de.deserialize_any(top).and_then(|found| de.end().map(|()| found)), &index)
+    let top = TopLevel::<&RawValue, _> {
+        visit: &mut visit,
+        index: &index,
+        skip_first: false,
+        _raw: std::marker::PhantomData,
+    };
+    finish(de.deserialize_any(top).and_then(|found| de.end().map(|()| found)), &index, NO_OFFSET)
 }
 
-fn visit_reader<R: Read, F: FnMut(RawRecord<'_>)>(reader: R, mut visit: F) -> Result<u64, FileError> {
+/// Reads decompressed JSON from a stream. A file of CloudTrail's own shape, `{"Records":[{…},…]}`,
+/// is cut into records by a structural scan ([`RecordScan`]) over a window of the text and each
+/// record is parsed from a slice, as in memory: serde_json's reader pulls a stream byte by byte,
+/// several times slower. Anything else — another shape, a record that does not parse, a nesting
+/// near serde_json's limit, a long run of whitespace — is handed from the last record boundary to
+/// serde_json's reader ([`Resume`]), so errors and edge cases are serde_json's own, exactly as in
+/// memory, and the window never holds more than one record plus one read.
+fn visit_decoded<R: Read, F: FnMut(RawRecord<'_>)>(reader: R, mut visit: F) -> Result<u64, FileError> {
     let index = Cell::new(0u64);
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    let top = TopLevel::<Box<RawValue>, _> { visit: &mut visit, index: &index, _raw: std::marker::PhantomData };
-    finish(de.deserialize_any(top).and_then(|found| de.end().map(|()| found)), &index)
+    let mut window = Window::new(reader);
+    let resume = match visit_records_fast(&mut window, &mut visit, &index) {
+        Ok(None) => return Ok(index.get()),
+        Ok(Some(resume)) => resume,
+        Err(e) => return Err(FileError::Io(e)),
+    };
+    let (prefix, skip_first, from): (&[u8], bool, u64) = match resume {
+        Resume::FromStart => (b"", false, 0),
+        Resume::InRecords { after_record: false, at } => (b"{\"Records\":[", false, at),
+        Resume::InRecords { after_record: true, at } => (b"{\"Records\":[null", true, at),
+    };
+    let (line, column) = window.position_at(from);
+    let Window { reader, mut buf, filled, base, .. } = window;
+    buf.truncate(filled);
+    let mut rest = io::Cursor::new(buf);
+    rest.set_position(from - base);
+    let replay = BufReader::with_capacity(64 << 10, io::Cursor::new(prefix).chain(rest).chain(reader));
+    let mut de = serde_json::Deserializer::from_reader(replay);
+    let top =
+        TopLevel::<Box<RawValue>, _> { visit: &mut visit, index: &index, skip_first, _raw: std::marker::PhantomData };
+    let result = de.deserialize_any(top).and_then(|found| de.end().map(|()| found));
+    finish(result, &index, TextOffset { line, column, prefix: prefix.len() })
 }
 
-fn finish(result: Result<TopFound, serde_json::Error>, index: &Cell<u64>) -> Result<u64, FileError> {
+/// Where serde_json's reader takes over from the fast path.
+#[derive(Debug, Clone, Copy)]
+enum Resume {
+    /// The file does not open with `{"Records":[`: serde_json reads all of it.
+    FromStart,
+    /// Inside the `Records` array at absolute offset `at`: right after its `[` or right after a
+    /// record. serde_json is handed a synthetic `{"Records":[` — plus a `null` element it skips
+    /// when a record came before, so that what follows (`,`, `]`) is judged in the same place as
+    /// in the whole file.
+    InRecords { after_record: bool, at: u64 },
+}
+
+/// Bytes the fast path reads at a time (also the window's size unless a record is larger).
+const WINDOW_READ: usize = 1 << 20;
+/// The opening `{"Records":[` must be complete within this many bytes, or serde_json reads the file.
+const PREAMBLE_MAX: u64 = 4 << 10;
+/// Whitespace run between records held for a possible hand-over at most; longer runs go to
+/// serde_json, which skips whitespace in constant memory.
+const GAP_MAX: u64 = 1 << 20;
+/// Records nested deeper than this go to serde_json, whose nesting limit (128) counts from the
+/// top of the file, not from the record.
+const FAST_DEPTH_MAX: u32 = 100;
+
+/// The fast path. `Ok(None)`: the whole file was read; `Ok(Some(resume))`: serde_json reads on.
+fn visit_records_fast<R: Read, F: FnMut(RawRecord<'_>)>(
+    window: &mut Window<R>,
+    visit: &mut F,
+    index: &Cell<u64>,
+) -> io::Result<Option<Resume>> {
+    // `{"Records":[`, with any whitespace, within the first PREAMBLE_MAX bytes.
+    let mut at = 0u64;
+    for token in [&b"{"[..], b"\"Records\"", b":", b"["] {
+        match window.skip_whitespace(at, 0, PREAMBLE_MAX)? {
+            Next::Byte(p, _) if window.starts_with(p, token, 0)? => at = p + token.len() as u64,
+            _ => return Ok(Some(Resume::FromStart)),
+        }
+    }
+    let mut resume = Resume::InRecords { after_record: false, at };
+    let mut after = at;
+    let mut records = 0u64;
+    loop {
+        let start = match window.skip_whitespace(after, after, GAP_MAX)? {
+            Next::Byte(p, b'{') if records == 0 => p,
+            Next::Byte(p, b',') if records > 0 => match window.skip_whitespace(p + 1, after, GAP_MAX)? {
+                Next::Byte(p, b'{') => p,
+                _ => return Ok(Some(resume)),
+            },
+            Next::Byte(p, b']') => {
+                at = p + 1;
+                break;
+            }
+            _ => return Ok(Some(resume)),
+        };
+        let mut scan = RecordScan::default();
+        let end = loop {
+            if let Some(len) = scan.advance(window.text(start)) {
+                break start + len as u64;
+            }
+            if !window.fill(after)? {
+                return Ok(Some(resume));
+            }
+        };
+        if scan.max_depth > FAST_DEPTH_MAX {
+            return Ok(Some(resume));
+        }
+        match serde_json::from_slice::<&RawValue>(window.span(start, end)) {
+            Ok(raw) => {
+                let i = index.get();
+                visit(RawRecord { index: i, raw });
+                index.set(i + 1);
+            }
+            Err(_) => return Ok(Some(resume)),
+        }
+        after = end;
+        records += 1;
+        resume = Resume::InRecords { after_record: true, at: end };
+    }
+    // `]` seen: only `}` and whitespace may follow; `after` is kept for a hand-over.
+    if let Next::Byte(p, b'}') = window.skip_whitespace(at, after, GAP_MAX)? {
+        if let Next::End = window.skip_whitespace(p + 1, after, GAP_MAX)? {
+            return Ok(None);
+        }
+    }
+    Ok(Some(resume))
+}
+
+/// What follows a run of whitespace.
+enum Next {
+    /// The first other byte and its offset.
+    Byte(u64, u8),
+    /// The end of the input.
+    End,
+    /// More whitespace than the caller holds.
+    TooLong,
+}
+
+/// Decompressed text between reads: `buf[..filled]` is the text from absolute offset `base`.
+/// Offsets are absolute so that dropping consumed text never moves a position held by the caller.
+struct Window<R> {
+    reader: R,
+    buf: Vec<u8>,
+    filled: usize,
+    base: u64,
+    /// Newlines before `base`, and bytes between the last of them and `base`: error positions
+    /// (line, column) of text already dropped.
+    newlines: usize,
+    column: usize,
+    eof: bool,
+}
+
+impl<R: Read> Window<R> {
+    fn new(reader: R) -> Self {
+        Window { reader, buf: Vec::new(), filled: 0, base: 0, newlines: 0, column: 0, eof: false }
+    }
+
+    /// The text from `from` to what has been read.
+    fn text(&self, from: u64) -> &[u8] {
+        &self.buf[(from - self.base) as usize..self.filled]
+    }
+
+    fn span(&self, from: u64, to: u64) -> &[u8] {
+        &self.buf[(from - self.base) as usize..(to - self.base) as usize]
+    }
+
+    /// Reads more text, first dropping what lies before `keep`. `false` at the end of the input.
+    fn fill(&mut self, keep: u64) -> io::Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        let drop = (keep - self.base) as usize;
+        if drop > 0 {
+            let (newlines, column) = line_column(&self.buf[..drop], self.newlines, self.column);
+            (self.newlines, self.column) = (newlines, column);
+            self.buf.copy_within(drop..self.filled, 0);
+            self.filled -= drop;
+            self.base = keep;
+        }
+        if self.buf.len() - self.filled < WINDOW_READ / 2 {
+            self.buf.resize(self.filled + WINDOW_READ, 0);
+        }
+        loop {
+            match self.reader.read(&mut self.buf[self.filled..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(false);
+                }
+                Ok(n) => {
+                    self.filled += n;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// What follows the whitespace (JSON's four bytes) at `from`, keeping the text from `keep`.
+    fn skip_whitespace(&mut self, from: u64, keep: u64, max: u64) -> io::Result<Next> {
+        let mut at = from;
+        loop {
+            let text = self.text(at);
+            if let Some(i) = text.iter().position(|b| !matches!(b, b' ' | b'\n' | b'\t' | b'\r')) {
+                return Ok(Next::Byte(at + i as u64, text[i]));
+            }
+            at += text.len() as u64;
+            if at - from > max {
+                return Ok(Next::TooLong);
+            }
+            if !self.fill(keep)? {
+                return Ok(Next::End);
+            }
+        }
+    }
+
+    /// Whether the text at `at` starts with `token`, keeping the text from `keep`.
+    fn starts_with(&mut self, at: u64, token: &[u8], keep: u64) -> io::Result<bool> {
+        while self.text(at).len() < token.len() {
+            if !self.fill(keep)? {
+                break;
+            }
+        }
+        Ok(self.text(at).starts_with(token))
+    }
+
+    /// serde_json's (line, column) of offset `at`: line 1-based, column the bytes since the
+    /// line's start.
+    fn position_at(&self, at: u64) -> (usize, usize) {
+        let (newlines, column) = line_column(&self.buf[..(at - self.base) as usize], self.newlines, self.column);
+        (newlines + 1, column)
+    }
+}
+
+/// (newlines, column) after `text`, starting from (`newlines`, `column`).
+fn line_column(text: &[u8], newlines: usize, column: usize) -> (usize, usize) {
+    match memchr::memrchr(b'\n', text) {
+        Some(last) => (newlines + memchr::memchr_iter(b'\n', text).count(), text.len() - last - 1),
+        None => (newlines, column + text.len()),
+    }
+}
+
+/// Finds where a JSON object that starts at the first byte ends, from its structure alone
+/// (strings and their escapes, brackets), without validating it: serde_json validates the slice.
+/// Resumable: `advance` is called again with the same start and more text.
+#[derive(Debug, Default)]
+struct RecordScan {
+    scanned: usize,
+    depth: u32,
+    max_depth: u32,
+    in_string: bool,
+}
+
+impl RecordScan {
+    /// The object's length once its closing bracket is in `text`.
+    fn advance(&mut self, text: &[u8]) -> Option<usize> {
+        let mut i = self.scanned;
+        while i < text.len() {
+            if self.in_string {
+                match memchr::memchr2(b'"', b'\\', &text[i..]) {
+                    Some(j) if text[i + j] == b'"' => {
+                        self.in_string = false;
+                        i += j + 1;
+                    }
+                    // An escape: the next byte is never the string's end.
+                    Some(j) if i + j + 1 < text.len() => i += j + 2,
+                    // An escape cut by the end of the text: look at it again with more.
+                    Some(j) => {
+                        i += j;
+                        break;
+                    }
+                    None => {
+                        i = text.len();
+                        break;
+                    }
+                }
+                continue;
+            }
+            match text[i] {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => {
+                    self.depth += 1;
+                    self.max_depth = self.max_depth.max(self.depth);
+                }
+                b'}' | b']' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        self.scanned = i;
+        None
+    }
+}
+
+/// Where serde_json's text began in the file: errors are reported in the file's terms.
+#[derive(Debug, Clone, Copy)]
+struct TextOffset {
+    line: usize,
+    column: usize,
+    /// Synthetic bytes put before the file's text.
+    prefix: usize,
+}
+
+const NO_OFFSET: TextOffset = TextOffset { line: 1, column: 0, prefix: 0 };
+
+fn finish(result: Result<TopFound, serde_json::Error>, index: &Cell<u64>, at: TextOffset) -> Result<u64, FileError> {
     match result {
         Ok(TopFound::Records) => Ok(index.get()),
         Ok(TopFound::NoRecords) => Err(FileError::NotCloudTrail("no Records array in the top-level object")),
         Ok(TopFound::NotAnObject) => Err(FileError::NotCloudTrail("the top-level JSON value is not an object")),
         Ok(TopFound::RecordsNotArray) => Err(FileError::NotCloudTrail("Records is not an array")),
         Err(e) if e.is_io() => Err(FileError::Io(io::Error::other(e.to_string()))),
+        Err(e) if e.line() <= 1 => Err(FileError::Json {
+            line: at.line,
+            column: at.column + e.column().saturating_sub(at.prefix),
+            record_index: index.get(),
+            message: strip_position(&e.to_string()),
+        }),
         Err(e) => Err(FileError::Json {
-            line: e.line(),
+            line: at.line + e.line() - 1,
             column: e.column(),
             record_index: index.get(),
             message: strip_position(&e.to_string()),
@@ -283,6 +588,8 @@ enum TopFound {
 struct TopLevel<'v, E, F> {
     visit: &'v mut F,
     index: &'v Cell<u64>,
+    /// The first element of `Records` is a placeholder (see [`Resume::InRecords`]), not a record.
+    skip_first: bool,
     _raw: std::marker::PhantomData<E>,
 }
 
@@ -301,8 +608,12 @@ where
         let mut found = TopFound::NoRecords;
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             if key == "Records" && matches!(found, TopFound::NoRecords) {
-                let seed =
-                    RecordsSeed::<E, F> { visit: &mut *self.visit, index: self.index, _raw: std::marker::PhantomData };
+                let seed = RecordsSeed::<E, F> {
+                    visit: &mut *self.visit,
+                    index: self.index,
+                    skip_first: self.skip_first,
+                    _raw: std::marker::PhantomData,
+                };
                 found = if map.next_value_seed(seed)? { TopFound::Records } else { TopFound::RecordsNotArray };
             } else {
                 map.next_value::<IgnoredAny>()?;
@@ -338,6 +649,7 @@ where
 struct RecordsSeed<'v, E, F> {
     visit: &'v mut F,
     index: &'v Cell<u64>,
+    skip_first: bool,
     _raw: std::marker::PhantomData<E>,
 }
 
@@ -366,6 +678,9 @@ where
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        if self.skip_first {
+            seq.next_element::<IgnoredAny>()?;
+        }
         while let Some(element) = seq.next_element::<E>()? {
             let index = self.index.get();
             (self.visit)(RawRecord { index, raw: element.borrow() });
@@ -443,6 +758,131 @@ impl ObjectKind {
             ObjectKind::NetworkActivity => Some("network-activity file"),
             ObjectKind::Sidecar => Some("metadata sidecar"),
             ObjectKind::Other => Some("not a .json or .json.gz file"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hands out `chunk` bytes per read, as a network body may.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.1).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    type Visited = Vec<(u64, String)>;
+
+    fn in_memory(text: &str) -> (Result<u64, FileError>, Visited) {
+        let mut seen = Vec::new();
+        let result = visit_slice(text.as_bytes(), |r| seen.push((r.index, r.raw.get().to_owned())));
+        (result, seen)
+    }
+
+    /// The fast path alone: what it visited and where it hands over (`None`: it read everything).
+    fn fast(text: &str, chunk: usize) -> (Option<Resume>, Visited) {
+        let mut seen = Vec::new();
+        let mut window = Window::new(Trickle(text.as_bytes(), chunk));
+        let index = Cell::new(0);
+        let resume =
+            visit_records_fast(&mut window, &mut |r| seen.push((r.index, r.raw.get().to_owned())), &index).unwrap();
+        (resume, seen)
+    }
+
+    fn streamed(text: &str, chunk: usize) -> (Result<u64, FileError>, Visited) {
+        let mut seen = Vec::new();
+        let result = visit_decoded(Trickle(text.as_bytes(), chunk), |r| seen.push((r.index, r.raw.get().to_owned())));
+        (result, seen)
+    }
+
+    fn record(i: usize) -> String {
+        format!(r#"{{"eventID":"e{i}","eventSource":"kms.amazonaws.com","n":[{i},{{"s":"a\"}}\\"}}]}}"#)
+    }
+
+    #[test]
+    fn cloudtrail_shaped_files_are_read_by_the_fast_path_whatever_the_reads() {
+        let records: Vec<String> = (0..50).map(record).collect();
+        for text in [
+            format!(r#"{{"Records":[{}]}}"#, records.join(",")),
+            format!("\n {{ \"Records\" :\t[ {} ]\r\n}}\n", records.join(" ,\n ")),
+            r#"{"Records":[]}"#.to_owned(),
+        ] {
+            let (whole, expected) = in_memory(&text);
+            assert_eq!(whole.unwrap(), expected.len() as u64);
+            for chunk in [1, 2, 7, 4096, 1 << 22] {
+                let (resume, seen) = fast(&text, chunk);
+                assert!(resume.is_none(), "handed over at {resume:?} reading {chunk} bytes at a time");
+                assert_eq!(seen, expected);
+            }
+        }
+    }
+
+    #[test]
+    fn other_shapes_are_handed_over_at_the_last_record_and_read_like_in_memory() {
+        let (a, b) = (record(1), record(2));
+        let cases = [
+            // Another key first, the key spelled with an escape, not an object: serde_json reads all.
+            (format!(r#"{{"x":1,"Records":[{a}]}}"#), "FromStart"),
+            (format!(r#"{{"Rec\u006frds":[{a}]}}"#), "FromStart"),
+            (format!(r#"[{a}]"#), "FromStart"),
+            // A non-object element, trailing keys, a trailing comma, a bad record, a cut file.
+            (format!(r#"{{"Records":[{a}, 5, {b}]}}"#), "after 1"),
+            (format!(r#"{{"Records":[{a},{b}],"x":{{"Records":[]}}}}"#), "after 2"),
+            (format!(r#"{{"Records":[{a},]}}"#), "after 1"),
+            (format!(r#"{{"Records":[{a},{{"eventID":tru}},{b}]}}"#), "after 1"),
+            (format!(r#"{{"Records":[{{"x":"{b}"#), "after 0"),
+            (format!(r#"{{"Records":[{a}]}} {{}}"#), "after 1"),
+            // Nesting near serde_json's limit counts from the top of the file.
+            (format!(r#"{{"Records":[{a},{{"x":{}1{}}}]}}"#, "[".repeat(120), "]".repeat(120)), "after 1"),
+            (format!(r#"{{"Records":[{a},{{"x":{}1{}}}]}}"#, "[".repeat(130), "]".repeat(130)), "after 1"),
+            // Whitespace beyond what is held for a hand-over.
+            (format!(r#"{{"Records":[{a},{}{b}]}}"#, " ".repeat(GAP_MAX as usize + 10)), "after 1"),
+        ];
+        for (text, hand_over) in &cases {
+            let (resume, seen) = fast(text, 3);
+            let found = match resume {
+                Some(Resume::FromStart) => "FromStart".to_owned(),
+                Some(Resume::InRecords { .. }) => format!("after {}", seen.len()),
+                None => "nowhere".to_owned(),
+            };
+            assert_eq!(&found, hand_over, "{}", &text[..text.len().min(120)]);
+            let (whole, expected) = in_memory(text);
+            for chunk in [1, 5, 1 << 20] {
+                let (result, seen) = streamed(text, chunk);
+                assert_eq!(seen, expected, "{}", &text[..text.len().min(120)]);
+                match (&whole, &result) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b),
+                    (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                    (a, b) => panic!("in memory {a:?}, streamed {b:?}: {}", &text[..text.len().min(120)]),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_error_after_a_hand_over_is_placed_in_the_file() {
+        // Lines before the hand-over and after it: the position counts both.
+        let text = format!("{{\"Records\":[\n{},\n{},\n{{\"eventID\": nul}}]}}", record(1), record(2));
+        let (whole, _) = in_memory(&text);
+        let (streamed, seen) = streamed(&text, 4);
+        assert_eq!(seen.len(), 2);
+        match (whole, streamed) {
+            (
+                Err(FileError::Json { line, column, record_index, .. }),
+                Err(FileError::Json { line: l, column: c, record_index: i, .. }),
+            ) => {
+                assert_eq!((line, record_index), (4, 2));
+                assert_eq!((l, i), (4, 2));
+                assert!(column.abs_diff(c) <= 1, "in memory column {column}, streamed {c}");
+            }
+            other => panic!("{other:?}"),
         }
     }
 }

@@ -8,13 +8,9 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda::ingest::IngestHandler;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
-/// mimalloc: the hot paths allocate many small Arrow buffers on every core (see the root
-/// Cargo.toml).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    allocator::init();
     lambda::logging::init();
     // Clients are built once per container and reused by every invocation.
     let handler = IngestHandler::from_env().await?;

@@ -8,13 +8,9 @@
 use lambda::reconcile::{ReconcileHandler, ReconcileSummary};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
-/// mimalloc: the hot paths allocate many small Arrow buffers on every core (see the root
-/// Cargo.toml).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    allocator::init();
     lambda::logging::init();
     let handler = ReconcileHandler::from_env().await?;
     let handler = &handler;
