@@ -11,6 +11,7 @@
 //! window of its own and streams, flushing rows to numbered parts to keep memory flat.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
 use arrow::array::{Array, AsArray};
@@ -243,6 +244,10 @@ impl Ingestor {
     }
 
     /// One large file, streamed: rows flow into the window writer as the parser produces them.
+    /// The file is read (inflated, parsed, built into columns) on a thread of its own while the
+    /// rows read so far are written, so one core keeps reading through every write. A batch is
+    /// handed over only when the writer takes it (a rendezvous channel): no third batch is held
+    /// (335 MB file: 2.7 → 2.2 s, 73 → 82 MiB; with one batch waiting, 2.1 s and 90 MiB).
     fn ingest_streamed(&mut self, source: &Source, report: &mut IngestReport) -> Result<(), LakeError> {
         report.summary.input_bytes += source.size;
         let identity = match source.etag {
@@ -265,15 +270,29 @@ impl Ingestor {
         let mut writer = WindowWriter::new(batch_id([identity]), self.opts.flush_bytes);
         let limits = self.opts.limits;
         let flush_rows = (self.opts.flush_bytes / 4).max(1 << 20);
-        let mut rows = FileRows::new(source.location());
         let mut written_here = Vec::new();
         let mut inserted = Vec::new();
         let mut summary = IngestSummary::default();
         let mut sink_error: Option<LakeError> = None;
-        let result = read_log_stream(reader, &limits, |r| {
-            rows.add(r, &limits);
-            if rows.bytes() >= flush_rows && sink_error.is_none() {
-                for batch in rows.take_batches() {
+        let (full, filled) = mpsc::sync_channel::<Vec<PartitionedBatch>>(0);
+        let location = source.location();
+        let (result, rows) = std::thread::scope(|scope| {
+            let reading = scope.spawn(move || {
+                let mut rows = FileRows::new(location);
+                let result = read_log_stream(reader, &limits, |r| {
+                    rows.add(r, &limits);
+                    if rows.bytes() >= flush_rows {
+                        // The receiver drains until the end, failed write or not.
+                        let _ = full.send(rows.take_batches());
+                    }
+                });
+                (result, rows)
+            });
+            for batches in filled {
+                if sink_error.is_some() {
+                    continue; // The file is refused below; let the reader finish.
+                }
+                for batch in batches {
                     if let Err(e) = self.dedup_into(&mut writer, batch, &mut summary, &mut inserted) {
                         sink_error = Some(e);
                     }
@@ -282,6 +301,7 @@ impl Ingestor {
                     sink_error = Some(e);
                 }
             }
+            reading.join().expect("log reader thread panicked")
         });
         if let Some(e) = sink_error {
             return Err(e);
@@ -778,27 +798,43 @@ impl WindowWriter {
         // encoded files go to their own threads and many writes overlap.
         let (encoded, to_put) = mpsc::sync_channel::<(usize, String, Vec<u8>)>(PUT_CONCURRENCY);
         let to_put = Mutex::new(to_put);
+        // After a failed write the rest is not written: encoders skip their work and putters
+        // drain what was already encoded, so no encoder ever waits on a putter that stopped.
+        let write_failed = AtomicBool::new(false);
         let (put, encode_result) = std::thread::scope(|scope| {
             let putters: Vec<_> = (0..PUT_CONCURRENCY.min(named.len()))
                 .map(|_| {
                     scope.spawn(|| -> Result<Vec<(usize, String)>, LakeError> {
                         let mut done = Vec::new();
-                        // Ends when every encoder is done (the channel closes) or on the first
-                        // failed write, which the flush then reports.
+                        let mut failure = None;
+                        // Ends when every encoder is done (the channel closes).
                         while let Ok((i, key, bytes)) = to_put.lock().expect("no putter panics holding it").recv() {
-                            lake.put(&key, &bytes)?;
-                            done.push((i, key));
+                            if write_failed.load(Ordering::Relaxed) {
+                                continue;
+                            }
+                            match lake.put(&key, &bytes) {
+                                Ok(()) => done.push((i, key)),
+                                Err(e) => {
+                                    write_failed.store(true, Ordering::Relaxed);
+                                    failure = Some(e);
+                                }
+                            }
                         }
-                        Ok(done)
+                        match failure {
+                            Some(e) => Err(e.into()),
+                            None => Ok(done),
+                        }
                     })
                 })
                 .collect();
             let encode_result =
                 named.into_par_iter().enumerate().try_for_each_with(encoded, |encoded, (i, (key, rows))| {
+                    if write_failed.load(Ordering::Relaxed) {
+                        return Ok(());
+                    }
                     let sorted = gather_by_time(&sources, rows)?;
                     let bytes = encode_parquet(&[sorted])?;
-                    // A closed channel means every putter stopped on a failed write: reported below.
-                    let _ = encoded.send((i, key, bytes));
+                    encoded.send((i, key, bytes)).expect("putters receive until every encoder is done");
                     Ok::<(), LakeError>(())
                 });
             let put: Vec<_> = putters.into_iter().map(|p| p.join().expect("putter thread panicked")).collect();

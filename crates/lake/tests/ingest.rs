@@ -140,6 +140,31 @@ fn streaming_and_small_windows_give_the_same_rows() {
     assert!(snapshot(streamed.path()).len() > snapshot(whole.path()).len(), "small flushes write more parts");
 }
 
+/// A lake that cannot be written, for a window of files and while a large file streams: the
+/// write error ends the ingest and names the lake. Found hanging by this test: encoders waited
+/// forever on putters that had stopped at the first failed write once more files than the
+/// hand-over queue holds were encoded; and the streaming reader thread must be drained, not left
+/// blocked.
+#[test]
+fn a_failed_write_ends_the_ingest_with_the_error() {
+    let trail = generated_trail(4_000, 2);
+    let dir = tempfile::tempdir().unwrap();
+    // The lake root is a file: no folder can be created under it.
+    let lake = dir.path().join("lake");
+    std::fs::write(&lake, b"not a folder").unwrap();
+    let streaming = IngestOptions {
+        limits: ReadLimits { whole_buffer_max: 1024, ..ReadLimits::default() },
+        in_memory_max: 1024,
+        flush_bytes: 64 << 10,
+        window_bytes: 1,
+    };
+    for opts in [IngestOptions::default(), streaming] {
+        let store: std::sync::Arc<dyn lake::Store> = std::sync::Arc::new(lake::LocalStore::new(&lake));
+        let err = lake::Ingestor::new(store, opts).ingest(sources(trail.path()), &|_, _| {}).unwrap_err();
+        assert!(err.to_string().contains(&*lake.to_string_lossy()), "the error names the lake: {err}");
+    }
+}
+
 #[test]
 fn digest_and_insight_files_are_skipped_and_counted() {
     let dir = tempfile::tempdir().unwrap();
