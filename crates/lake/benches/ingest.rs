@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use lake::{IngestOptions, Ingestor, LocalStore, Source, Store};
-use trail::{parse_record, read_log_bytes, ReadLimits, RecordOutcome};
+use trail::{read_log_bytes, ReadLimits, RecordOutcome};
 
 fn trail_file() -> (tempfile::TempDir, Vec<u8>, u64) {
     let dir = tempfile::tempdir().unwrap();
@@ -28,7 +28,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let mut kms = 0u64;
             read_log_bytes(&gz, &limits, |r| {
-                if let RecordOutcome::Kms(_) = parse_record(r.raw, &limits) {
+                if let RecordOutcome::Kms(_) = r.outcome(&limits) {
                     kms += 1;
                 }
             })

@@ -19,10 +19,7 @@ use arrow::compute::interleave_record_batch;
 use arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
 use trail::event::{is_dry_run, is_trail_log_read, key_id_of};
-use trail::{
-    parse_record, read_log_bytes, read_log_stream, FileError, KmsEvent, ObjectKind, RawRecord, ReadLimits,
-    RecordOutcome,
-};
+use trail::{read_log_bytes, read_log_stream, FileError, KmsEvent, ObjectKind, RawRecord, ReadLimits, RecordOutcome};
 use xxhash_rust::xxh3::{xxh3_128, Xxh3};
 
 use crate::builder::EventBuilder;
@@ -579,13 +576,14 @@ impl FileRows {
     }
 
     fn add(&mut self, record: RawRecord<'_>, limits: &ReadLimits) {
-        match parse_record(record.raw, limits) {
+        match record.outcome(limits) {
             RecordOutcome::NotKms => {}
             RecordOutcome::Kms(event) => self.add_event(&event),
             RecordOutcome::Bad(issue) => self.bad.push(QuarantinedRecord {
                 index: record.index,
                 reason: issue.to_string(),
-                excerpt: quarantine::excerpt(record.raw.get()),
+                // A record not held was never read: there is no text to show.
+                excerpt: if record.not_held.is_some() { String::new() } else { quarantine::excerpt(record.raw.get()) },
             }),
         }
     }

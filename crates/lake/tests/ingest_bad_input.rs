@@ -130,3 +130,40 @@ fn identical_bad_files_are_each_quarantined_by_name() {
     ingest(lake.path(), sources(dir.path()), IngestOptions::default());
     assert_eq!(quarantine_entries(lake.path()), before);
 }
+
+/// A 3 MiB record (over the 1 MiB a record may take in memory, far over CloudTrail's 256 KiB
+/// event limit) between good ones: set aside unread in bounded memory when the file streams, set
+/// aside for the same reason when it is read whole; its neighbours land either way.
+#[test]
+fn a_record_too_large_to_hold_is_quarantined_alone() {
+    let examples: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo_file("tests/data/cloudtrail/kms-examples.json")).unwrap())
+            .unwrap();
+    let mut records = examples["Records"].as_array().unwrap().clone();
+    let mut huge = records[0].clone();
+    huge["requestParameters"]["padding"] = Value::String("x".repeat(3 << 20));
+    records.insert(2, huge);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge-record.json");
+    std::fs::write(&path, serde_json::to_vec(&serde_json::json!({ "Records": records })).unwrap()).unwrap();
+
+    let whole = tempfile::tempdir().unwrap();
+    let whole_report = ingest(whole.path(), sources(&path), IngestOptions::default());
+    let streamed = tempfile::tempdir().unwrap();
+    let opts = IngestOptions {
+        limits: trail::ReadLimits { whole_buffer_max: 1024, ..trail::ReadLimits::default() },
+        in_memory_max: 1024,
+        ..IngestOptions::default()
+    };
+    let streamed_report = ingest(streamed.path(), sources(&path), opts);
+    for (lake, report) in [(whole.path(), &whole_report), (streamed.path(), &streamed_report)] {
+        assert!(report.failures.is_empty(), "{:?}", report.failures);
+        assert_eq!(report.summary.quarantined_records, 1);
+        assert_eq!(report.summary.kms_events, examples["Records"].as_array().unwrap().len() as u64);
+        let entries = quarantine_entries(lake);
+        let record = &entries[0]["records"][0];
+        assert_eq!(record["index"], 2);
+        assert!(record["reason"].as_str().unwrap().contains("set aside unread"), "{record}");
+    }
+    assert_eq!(read_rows(streamed.path()), read_rows(whole.path()));
+}

@@ -36,6 +36,15 @@ impl Default for ReadLimits {
     }
 }
 
+impl ReadLimits {
+    /// Largest record held in memory: four times the record limit, at least 1 MiB. A larger one is
+    /// set aside as [`RecordIssue::NotHeld`] whatever it says, by both readers; the streaming
+    /// reader skips it unread, so one huge record cannot take the memory a stream is bounded by.
+    pub fn held_record_max(&self) -> usize {
+        self.max_record_bytes.saturating_mul(4).max(1 << 20)
+    }
+}
+
 /// Why a whole file could not be read. The caller adds the object's name.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -70,6 +79,9 @@ impl FileError {
 pub enum RecordIssue {
     #[error("record of {bytes} bytes exceeds the {limit}-byte CloudTrail event limit")]
     TooLarge { bytes: usize, limit: usize },
+    /// Over [`ReadLimits::held_record_max`]: far beyond any event CloudTrail writes, not read.
+    #[error("record of {bytes} bytes is over the {limit} bytes a record may take in memory: set aside unread")]
+    NotHeld { bytes: u64, limit: usize },
     #[error("record is not a valid CloudTrail record: {0}")]
     Invalid(String),
     #[error(transparent)]
@@ -92,6 +104,9 @@ pub fn parse_record<'a>(raw: &'a RawValue, limits: &ReadLimits) -> RecordOutcome
     static KMS: OnceLock<memmem::Finder<'static>> = OnceLock::new();
     static ESCAPE: OnceLock<memmem::Finder<'static>> = OnceLock::new();
     let text = raw.get();
+    if text.len() > limits.held_record_max() {
+        return RecordOutcome::Bad(RecordIssue::NotHeld { bytes: text.len() as u64, limit: limits.held_record_max() });
+    }
     let bytes = text.as_bytes();
     let kms = KMS.get_or_init(|| memmem::Finder::new(crate::event::KMS_EVENT_SOURCE));
     let escape = ESCAPE.get_or_init(|| memmem::Finder::new("\\u"));
@@ -122,7 +137,25 @@ pub fn parse_record<'a>(raw: &'a RawValue, limits: &ReadLimits) -> RecordOutcome
 pub struct RawRecord<'r> {
     /// Position in the `Records` array.
     pub index: u64,
+    /// The record's JSON text (`null` for a record not held).
     pub raw: &'r RawValue,
+    /// The size of a record the streaming reader skipped unread, being over
+    /// [`ReadLimits::held_record_max`].
+    pub not_held: Option<u64>,
+}
+
+impl<'r> RawRecord<'r> {
+    fn held(index: u64, raw: &'r RawValue) -> Self {
+        RawRecord { index, raw, not_held: None }
+    }
+
+    /// What the record is: [`parse_record`] of its text, or set aside when it was not held.
+    pub fn outcome(&self, limits: &ReadLimits) -> RecordOutcome<'r> {
+        match self.not_held {
+            Some(bytes) => RecordOutcome::Bad(RecordIssue::NotHeld { bytes, limit: limits.held_record_max() }),
+            None => parse_record(self.raw, limits),
+        }
+    }
 }
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -168,7 +201,7 @@ where
     visit_stream(reader, limits, visit)
 }
 
-fn visit_stream<R: Read, F: FnMut(RawRecord<'_>)>(reader: R, _limits: &ReadLimits, visit: F) -> Result<u64, FileError> {
+fn visit_stream<R: Read, F: FnMut(RawRecord<'_>)>(reader: R, limits: &ReadLimits, visit: F) -> Result<u64, FileError> {
     let mut source = Watched::new(reader, "the source failed");
     // The gzip magic may arrive split over reads (a network body): read until two bytes or EOF.
     let mut magic = Vec::with_capacity(GZIP_MAGIC.len());
@@ -183,13 +216,13 @@ fn visit_stream<R: Read, F: FnMut(RawRecord<'_>)>(reader: R, _limits: &ReadLimit
     let (result, source, inflate_failed, produced) = if is_gzip {
         let counter = Watched::new(MultiGzDecoder::new(reader), "gzip stream failed");
         let mut counted = BufReader::with_capacity(256 << 10, counter);
-        let result = visit_decoded(&mut counted, visit);
+        let result = visit_decoded(&mut counted, limits, visit);
         let counter = counted.into_inner();
         let source = counter.inner.into_inner().into_inner().into_inner().1;
         (result, source, counter.failed, counter.produced)
     } else {
         let mut reader = reader;
-        let result = visit_decoded(&mut reader, visit);
+        let result = visit_decoded(&mut reader, limits, visit);
         (result, reader.into_inner().into_inner().1, None, 0)
     };
     // A failing source (a connection cut mid-body) is an I/O error a retry can fix, not bad
@@ -254,14 +287,18 @@ fn visit_slice<F: FnMut(RawRecord<'_>)>(json: &[u8], mut visit: F) -> Result<u64
 /// several times slower. Anything else — another shape, a record that does not parse, a nesting
 /// near serde_json's limit, a long run of whitespace — is handed from the last record boundary to
 /// serde_json's reader ([`Resume`]), so errors and edge cases are serde_json's own, exactly as in
-/// memory, and the window never holds more than one record plus one read.
-fn visit_decoded<R: Read, F: FnMut(RawRecord<'_>)>(reader: R, mut visit: F) -> Result<u64, FileError> {
+/// memory, and the window never holds more than one record plus one read: a record over
+/// [`ReadLimits::held_record_max`] is skipped unread (its JSON unchecked) and reported not held.
+fn visit_decoded<R: Read, F: FnMut(RawRecord<'_>)>(
+    reader: R,
+    limits: &ReadLimits,
+    mut visit: F,
+) -> Result<u64, FileError> {
     let index = Cell::new(0u64);
     let mut window = Window::new(reader);
-    let resume = match visit_records_fast(&mut window, &mut visit, &index) {
-        Ok(None) => return Ok(index.get()),
-        Ok(Some(resume)) => resume,
-        Err(e) => return Err(FileError::Io(e)),
+    let resume = match visit_records_fast(&mut window, limits.held_record_max(), &mut visit, &index)? {
+        None => return Ok(index.get()),
+        Some(resume) => resume,
     };
     let (prefix, skip_first, from): (&[u8], bool, u64) = match resume {
         Resume::FromStart => (b"", false, 0),
@@ -307,27 +344,30 @@ const FAST_DEPTH_MAX: u32 = 100;
 /// The fast path. `Ok(None)`: the whole file was read; `Ok(Some(resume))`: serde_json reads on.
 fn visit_records_fast<R: Read, F: FnMut(RawRecord<'_>)>(
     window: &mut Window<R>,
+    held_max: usize,
     visit: &mut F,
     index: &Cell<u64>,
-) -> io::Result<Option<Resume>> {
+) -> Result<Option<Resume>, FileError> {
     // `{"Records":[`, with any whitespace, within the first PREAMBLE_MAX bytes.
     let mut at = 0u64;
     for token in [&b"{"[..], b"\"Records\"", b":", b"["] {
-        match window.skip_whitespace(at, 0, PREAMBLE_MAX)? {
-            Next::Byte(p, _) if window.starts_with(p, token, 0)? => at = p + token.len() as u64,
+        match window.skip_whitespace(at, 0, PREAMBLE_MAX).map_err(FileError::Io)? {
+            Next::Byte(p, _) if window.starts_with(p, token, 0).map_err(FileError::Io)? => at = p + token.len() as u64,
             _ => return Ok(Some(Resume::FromStart)),
         }
     }
     let mut resume = Resume::InRecords { after_record: false, at };
     let mut after = at;
     let mut records = 0u64;
-    loop {
-        let start = match window.skip_whitespace(after, after, GAP_MAX)? {
+    'records: loop {
+        let start = match window.skip_whitespace(after, after, GAP_MAX).map_err(FileError::Io)? {
             Next::Byte(p, b'{') if records == 0 => p,
-            Next::Byte(p, b',') if records > 0 => match window.skip_whitespace(p + 1, after, GAP_MAX)? {
-                Next::Byte(p, b'{') => p,
-                _ => return Ok(Some(resume)),
-            },
+            Next::Byte(p, b',') if records > 0 => {
+                match window.skip_whitespace(p + 1, after, GAP_MAX).map_err(FileError::Io)? {
+                    Next::Byte(p, b'{') => p,
+                    _ => return Ok(Some(resume)),
+                }
+            }
             Next::Byte(p, b']') => {
                 at = p + 1;
                 break;
@@ -339,7 +379,17 @@ fn visit_records_fast<R: Read, F: FnMut(RawRecord<'_>)>(
             if let Some(len) = scan.advance(window.text(start)) {
                 break start + len as u64;
             }
-            if !window.fill(after)? {
+            if scan.scanned > held_max {
+                let end = skip_record(window, &mut scan, start, index.get())?;
+                let i = index.get();
+                visit(RawRecord { index: i, raw: RawValue::NULL, not_held: Some(end - start) });
+                index.set(i + 1);
+                after = end;
+                records += 1;
+                resume = Resume::InRecords { after_record: true, at: end };
+                continue 'records;
+            }
+            if !window.fill(after).map_err(FileError::Io)? {
                 return Ok(Some(resume));
             }
         };
@@ -349,7 +399,7 @@ fn visit_records_fast<R: Read, F: FnMut(RawRecord<'_>)>(
         match serde_json::from_slice::<&RawValue>(window.span(start, end)) {
             Ok(raw) => {
                 let i = index.get();
-                visit(RawRecord { index: i, raw });
+                visit(RawRecord::held(i, raw));
                 index.set(i + 1);
             }
             Err(_) => return Ok(Some(resume)),
@@ -359,12 +409,39 @@ fn visit_records_fast<R: Read, F: FnMut(RawRecord<'_>)>(
         resume = Resume::InRecords { after_record: true, at: end };
     }
     // `]` seen: only `}` and whitespace may follow; `after` is kept for a hand-over.
-    if let Next::Byte(p, b'}') = window.skip_whitespace(at, after, GAP_MAX)? {
-        if let Next::End = window.skip_whitespace(p + 1, after, GAP_MAX)? {
+    if let Next::Byte(p, b'}') = window.skip_whitespace(at, after, GAP_MAX).map_err(FileError::Io)? {
+        if let Next::End = window.skip_whitespace(p + 1, after, GAP_MAX).map_err(FileError::Io)? {
             return Ok(None);
         }
     }
     Ok(Some(resume))
+}
+
+/// Skips the rest of a record too large to hold, from `start` where `scan` stopped, dropping the
+/// text as it goes; returns where the record ends. Its JSON is not checked: it is set aside.
+fn skip_record<R: Read>(
+    window: &mut Window<R>,
+    scan: &mut RecordScan,
+    start: u64,
+    record_index: u64,
+) -> Result<u64, FileError> {
+    let mut at = start + scan.scanned as u64;
+    loop {
+        scan.scanned = 0;
+        if let Some(len) = scan.advance(window.text(at)) {
+            return Ok(at + len as u64);
+        }
+        at += scan.scanned as u64;
+        if !window.fill(at).map_err(FileError::Io)? {
+            let (line, column) = window.position_at(window.base + window.filled as u64);
+            return Err(FileError::Json {
+                line,
+                column,
+                record_index,
+                message: "EOF while parsing a record too large to hold".into(),
+            });
+        }
+    }
 }
 
 /// What follows a run of whitespace.
@@ -683,7 +760,7 @@ where
         }
         while let Some(element) = seq.next_element::<E>()? {
             let index = self.index.get();
-            (self.visit)(RawRecord { index, raw: element.borrow() });
+            (self.visit)(RawRecord::held(index, element.borrow()));
             self.index.set(index + 1);
         }
         Ok(true)
@@ -791,14 +868,17 @@ mod tests {
         let mut seen = Vec::new();
         let mut window = Window::new(Trickle(text.as_bytes(), chunk));
         let index = Cell::new(0);
-        let resume =
-            visit_records_fast(&mut window, &mut |r| seen.push((r.index, r.raw.get().to_owned())), &index).unwrap();
+        let held_max = ReadLimits::default().held_record_max();
+        let mut visit = |r: RawRecord<'_>| seen.push((r.index, r.raw.get().to_owned()));
+        let resume = visit_records_fast(&mut window, held_max, &mut visit, &index).unwrap();
         (resume, seen)
     }
 
     fn streamed(text: &str, chunk: usize) -> (Result<u64, FileError>, Visited) {
         let mut seen = Vec::new();
-        let result = visit_decoded(Trickle(text.as_bytes(), chunk), |r| seen.push((r.index, r.raw.get().to_owned())));
+        let result = visit_decoded(Trickle(text.as_bytes(), chunk), &ReadLimits::default(), |r| {
+            seen.push((r.index, r.raw.get().to_owned()))
+        });
         (result, seen)
     }
 
@@ -882,6 +962,49 @@ mod tests {
                 assert_eq!((l, i), (4, 2));
                 assert!(column.abs_diff(c) <= 1, "in memory column {column}, streamed {c}");
             }
+            other => panic!("{other:?}"),
+        }
+    }
+    /// A record over the held bound: the stream skips it unread in bounded memory and both
+    /// readers set it aside; its neighbours are read as usual.
+    #[test]
+    fn a_record_too_large_to_hold_is_skipped_unread_and_set_aside() {
+        let limits = ReadLimits::default();
+        let huge = format!(r#"{{"eventSource":"s3.amazonaws.com","pad":"{}\"}}"}}"#, "x".repeat(3 << 20));
+        let text = format!(r#"{{"Records":[{},{huge},{}]}}"#, record(1), record(2));
+        let mut streamed = Vec::new();
+        let mut window = Window::new(Trickle(text.as_bytes(), 64 << 10));
+        let index = Cell::new(0);
+        let mut visit = |r: RawRecord<'_>| {
+            let not_held = matches!(r.outcome(&limits), RecordOutcome::Bad(RecordIssue::NotHeld { .. }));
+            streamed.push((r.index, r.not_held, not_held))
+        };
+        let resume = visit_records_fast(&mut window, limits.held_record_max(), &mut visit, &index).unwrap();
+        assert!(resume.is_none(), "the fast path read the whole file");
+        // The window never grows past the bound plus a read, however large the record.
+        let held = window.buf.len();
+        assert!(held <= limits.held_record_max() + 2 * WINDOW_READ, "the window grew to {held} bytes");
+        assert_eq!(
+            streamed,
+            vec![(0, None, false), (1, Some(huge.len() as u64), true), (2, None, false)],
+            "the huge record is reported with its size, not read"
+        );
+        // In memory the same record is set aside for the same reason.
+        let mut reasons = Vec::new();
+        visit_slice(text.as_bytes(), |r| {
+            if let RecordOutcome::Bad(issue @ RecordIssue::NotHeld { .. }) = r.outcome(&limits) {
+                reasons.push((r.index, issue));
+            }
+        })
+        .unwrap();
+        assert_eq!(
+            reasons,
+            vec![(1, RecordIssue::NotHeld { bytes: huge.len() as u64, limit: limits.held_record_max() })]
+        );
+        // Cut inside the huge record: an error at its index, not a hang or a partial success.
+        let cut = &text[..text.len() - record(2).len() - 1000];
+        match visit_decoded(Trickle(cut.as_bytes(), 64 << 10), &limits, |_| {}) {
+            Err(FileError::Json { record_index: 1, message, .. }) => assert!(message.contains("EOF"), "{message}"),
             other => panic!("{other:?}"),
         }
     }

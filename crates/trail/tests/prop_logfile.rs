@@ -15,9 +15,7 @@ use flate2::Compression;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use serde_json::{json, Value};
-use trail::{
-    parse_record, read_log_bytes, read_log_stream, EventTime, FileError, RawRecord, ReadLimits, RecordOutcome,
-};
+use trail::{read_log_bytes, read_log_stream, EventTime, FileError, RawRecord, ReadLimits, RecordOutcome};
 
 const EXAMPLES: &str = include_str!("../../../tests/data/cloudtrail/kms-examples.json");
 
@@ -73,7 +71,7 @@ struct Ids {
 /// Checks what must hold of any record outcome, whatever the input, and summarises it.
 fn visit(record: RawRecord<'_>, limits: &ReadLimits) -> Rec {
     let raw = record.raw.get();
-    let outcome = match parse_record(record.raw, limits) {
+    let outcome = match record.outcome(limits) {
         RecordOutcome::NotKms => Outcome::NotKms,
         RecordOutcome::Bad(issue) => {
             let reason = issue.to_string();
