@@ -331,7 +331,8 @@ fn poison_file(kind: usize, good_gz: &[u8]) -> (&'static str, Vec<u8>, &'static 
                 "eventTime": "2025-03-10T12:00:00Z", "eventID": "11111111-2222-4333-8444-555555555555",
                 "awsRegion": "us-east-1", "recipientAccountId": "111122223333",
                 "userIdentity": {"type": "AWSService", "invokedBy": "s3.amazonaws.com"},
-                "requestParameters": {"encryptionContext": {"padding": "x".repeat(1 << 20)}},
+                // Over CloudTrail's 256 KiB event limit, under the 1 MiB a record may take in memory.
+                "requestParameters": {"encryptionContext": {"padding": "x".repeat(512 << 10)}},
             });
             ("huge-record", gzip(json!({"Records": [record]}).to_string().as_bytes()), "exceeds")
         }
