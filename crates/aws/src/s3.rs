@@ -45,9 +45,6 @@ pub fn normalize_etag(etag: &str) -> String {
     etag.trim().trim_matches('"').to_owned()
 }
 
-/// Attempts at reading an object's whole body (see [`S3Store::get_bytes_async`]).
-pub const BODY_ATTEMPTS: u32 = 3;
-
 /// A [`Store`] over one S3 bucket, rooted at a prefix.
 #[derive(Clone)]
 pub struct S3Store {
@@ -170,14 +167,14 @@ impl S3Store {
     }
 
     /// Reads a whole object. The SDK retries a GET only until its headers arrive; a body cut
-    /// mid-way is fetched again here, [`BODY_ATTEMPTS`] times at most, with backoff.
+    /// mid-way is fetched again here, [`lake::store::BODY_ATTEMPTS`] times at most, with backoff.
     pub async fn get_bytes_async(&self, key: &str) -> Result<Bytes, StoreError> {
         let mut attempt = 1;
         loop {
             let (body, _) = self.get_stream_async(key).await?;
             match body.collect().await {
                 Ok(data) => return Ok(data.into_bytes()),
-                Err(e) if attempt < BODY_ATTEMPTS => {
+                Err(e) if attempt < lake::store::BODY_ATTEMPTS => {
                     tracing::warn!(object = %self.location(key), attempt, error = %crate::config::chain(&e), "body read failed; fetching again");
                     tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
                     attempt += 1;

@@ -77,6 +77,11 @@ pub struct ObjectMetadata {
     pub sse_kms_key_id: Option<String>,
 }
 
+/// Reads of an object's body before giving up: a body cut mid-way (a dropped connection) is read
+/// again from its start, whole (`aws::s3::S3Store::get_bytes_async`) or streamed (the ingest of
+/// a large file, whose parts of a failed attempt are taken back).
+pub const BODY_ATTEMPTS: u32 = 3;
+
 /// Suffix of the local sidecar that carries an object's [`ObjectMetadata`].
 pub const SIDECAR_SUFFIX: &str = ".meta.json";
 

@@ -165,6 +165,121 @@ fn a_failed_write_ends_the_ingest_with_the_error() {
     }
 }
 
+/// The real local store, except that the first `cuts` reads of each object's body fail part-way
+/// like a dropped connection (no real part here can cut a body mid-way on demand).
+#[derive(Debug)]
+struct CutBodies {
+    inner: lake::LocalStore,
+    cuts: u32,
+    gets: std::sync::Mutex<std::collections::HashMap<String, u32>>,
+}
+
+/// Where [`CutBodies`] cuts a body: past the first parts a streamed file writes.
+const CUT_AT: usize = 600_000;
+
+/// A body that fails with a connection reset after `left` bytes.
+struct CutAfter {
+    inner: Box<dyn std::io::Read + Send>,
+    left: usize,
+}
+
+impl std::io::Read for CutAfter {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection cut mid-body"));
+        }
+        let n = buf.len().min(self.left);
+        let n = self.inner.read(&mut buf[..n])?;
+        self.left -= n;
+        Ok(n)
+    }
+}
+
+impl lake::Store for CutBodies {
+    fn root(&self) -> String {
+        self.inner.root()
+    }
+    fn location(&self, key: &str) -> String {
+        self.inner.location(key)
+    }
+    fn list(&self, prefix: &str) -> Result<Vec<lake::ObjectInfo>, lake::StoreError> {
+        self.inner.list(prefix)
+    }
+    fn get(&self, key: &str) -> Result<Box<dyn std::io::Read + Send>, lake::StoreError> {
+        let body = self.inner.get(key)?;
+        let mut gets = self.gets.lock().unwrap();
+        let n = gets.entry(key.to_owned()).or_default();
+        *n += 1;
+        Ok(if *n <= self.cuts { Box::new(CutAfter { inner: body, left: CUT_AT }) } else { body })
+    }
+    fn head(&self, key: &str) -> Result<Option<(lake::ObjectInfo, lake::ObjectMetadata)>, lake::StoreError> {
+        self.inner.head(key)
+    }
+    fn put(&self, key: &str, body: &[u8]) -> Result<(), lake::StoreError> {
+        self.inner.put(key, body)
+    }
+    fn put_with_metadata(&self, key: &str, body: &[u8], meta: &lake::ObjectMetadata) -> Result<(), lake::StoreError> {
+        self.inner.put_with_metadata(key, body, meta)
+    }
+    fn put_if_absent(&self, key: &str, body: &[u8]) -> Result<bool, lake::StoreError> {
+        self.inner.put_if_absent(key, body)
+    }
+    fn delete(&self, key: &str) -> Result<(), lake::StoreError> {
+        self.inner.delete(key)
+    }
+}
+
+/// A streamed (large) object whose body is cut mid-way is read again from its start: with one
+/// cut it lands exactly as an uncut read would, parts of the failed attempt taken back; cut on
+/// every attempt it is reported retryable, not quarantined, and nothing of it lands.
+#[test]
+fn a_streamed_body_cut_mid_way_is_read_again() {
+    let trail = generated_trail(12_000, 1);
+    let streaming = || IngestOptions {
+        limits: ReadLimits { whole_buffer_max: 1024, ..ReadLimits::default() },
+        in_memory_max: 1024,
+        flush_bytes: 64 << 10,
+        window_bytes: 1,
+    };
+    // An ETag, as S3 gives: the object's identity needs no read of its own.
+    let with_etag = |store: std::sync::Arc<dyn lake::Store>| -> Vec<lake::Source> {
+        store
+            .list("")
+            .unwrap()
+            .into_iter()
+            .map(|o| lake::Source { store: store.clone(), key: o.key, size: o.size, etag: Some("e1".into()) })
+            .collect()
+    };
+    let uncut = tempfile::tempdir().unwrap();
+    let objects = with_etag(std::sync::Arc::new(lake::LocalStore::new(trail.path())));
+    assert!(objects[0].size > 2 * CUT_AT as u64, "the cut falls mid-body");
+    let report = ingest(uncut.path(), objects, streaming());
+    assert!(report.summary.output_files > 3, "parts are written before the cut, then taken back");
+    for (cuts, lands) in [(1, true), (lake::store::BODY_ATTEMPTS, false)] {
+        let store = std::sync::Arc::new(CutBodies {
+            inner: lake::LocalStore::new(trail.path()),
+            cuts,
+            gets: Default::default(),
+        });
+        let lake_dir = tempfile::tempdir().unwrap();
+        let report = ingest(lake_dir.path(), with_etag(store.clone()), streaming());
+        let gets: u32 = store.gets.lock().unwrap().values().sum();
+        if lands {
+            assert!(report.failures.is_empty(), "{:?}", report.failures);
+            assert_eq!(gets, 2, "one cut read, one whole");
+            assert_eq!(snapshot(lake_dir.path()), snapshot(uncut.path()), "the same files, the same bytes");
+        } else {
+            assert_eq!(gets, lake::store::BODY_ATTEMPTS);
+            assert_eq!(report.failures.len(), 1);
+            let failure = &report.failures[0];
+            assert!(failure.retryable && !failure.data_fault, "{failure:?}");
+            assert!(failure.reason.contains("attempts"), "{}", failure.reason);
+            assert_eq!(report.summary.quarantined_files, 0);
+            assert!(snapshot(lake_dir.path()).is_empty(), "nothing of a failed object stays");
+        }
+    }
+}
+
 #[test]
 fn digest_and_insight_files_are_skipped_and_counted() {
     let dir = tempfile::tempdir().unwrap();
