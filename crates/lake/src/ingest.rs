@@ -808,7 +808,6 @@ impl WindowWriter {
         written: &mut Vec<String>,
     ) -> Result<(), LakeError> {
         work.sort_by(|a, b| a.0.cmp(&b.0));
-        let batches = &self.batches;
         let named: Vec<(String, Vec<(usize, usize)>)> = work
             .into_iter()
             .map(|(p, rows)| {
@@ -818,7 +817,7 @@ impl WindowWriter {
                 (key, rows)
             })
             .collect();
-        let sources: Vec<&RecordBatch> = batches.iter().collect();
+        let sources: Vec<&RecordBatch> = self.batches.iter().collect();
         // Encoding takes the cores (rayon); writing waits on the disk or the network, so the
         // encoded files go to their own threads and many writes overlap.
         let (encoded, to_put) = mpsc::sync_channel::<(usize, String, Vec<u8>)>(PUT_CONCURRENCY);

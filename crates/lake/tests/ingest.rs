@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 
 use common::*;
 use lake::IngestOptions;
-use trail::ReadLimits;
 
 const ROLE: &str = "arn:aws:iam::111122223333:role/service-role/AmazonSageMaker-ExecutionRole-20250101T000000";
 const KEY_A: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
@@ -128,12 +127,7 @@ fn streaming_and_small_windows_give_the_same_rows() {
     ingest(whole.path(), sources(trail.path()), IngestOptions::default());
     // Force every file through the streaming reader and tiny flushes: more part files, same rows.
     let streamed = tempfile::tempdir().unwrap();
-    let opts = IngestOptions {
-        limits: ReadLimits { whole_buffer_max: 1024, ..ReadLimits::default() },
-        in_memory_max: 1024,
-        flush_bytes: 64 << 10,
-        window_bytes: 1,
-    };
+    let opts = streaming_options();
     let report = ingest(streamed.path(), sources(trail.path()), opts);
     assert!(report.failures.is_empty());
     assert_eq!(read_rows(streamed.path()), read_rows(whole.path()));
@@ -152,13 +146,7 @@ fn a_failed_write_ends_the_ingest_with_the_error() {
     // The lake root is a file: no folder can be created under it.
     let lake = dir.path().join("lake");
     std::fs::write(&lake, b"not a folder").unwrap();
-    let streaming = IngestOptions {
-        limits: ReadLimits { whole_buffer_max: 1024, ..ReadLimits::default() },
-        in_memory_max: 1024,
-        flush_bytes: 64 << 10,
-        window_bytes: 1,
-    };
-    for opts in [IngestOptions::default(), streaming] {
+    for opts in [IngestOptions::default(), streaming_options()] {
         let store: std::sync::Arc<dyn lake::Store> = std::sync::Arc::new(lake::LocalStore::new(&lake));
         let err = lake::Ingestor::new(store, opts).ingest(sources(trail.path()), &|_, _| {}).unwrap_err();
         assert!(err.to_string().contains(&*lake.to_string_lossy()), "the error names the lake: {err}");
@@ -235,12 +223,6 @@ impl lake::Store for CutBodies {
 #[test]
 fn a_streamed_body_cut_mid_way_is_read_again() {
     let trail = generated_trail(12_000, 1);
-    let streaming = || IngestOptions {
-        limits: ReadLimits { whole_buffer_max: 1024, ..ReadLimits::default() },
-        in_memory_max: 1024,
-        flush_bytes: 64 << 10,
-        window_bytes: 1,
-    };
     // An ETag, as S3 gives: the object's identity needs no read of its own.
     let with_etag = |store: std::sync::Arc<dyn lake::Store>| -> Vec<lake::Source> {
         store
@@ -253,7 +235,7 @@ fn a_streamed_body_cut_mid_way_is_read_again() {
     let uncut = tempfile::tempdir().unwrap();
     let objects = with_etag(std::sync::Arc::new(lake::LocalStore::new(trail.path())));
     assert!(objects[0].size > 2 * CUT_AT as u64, "the cut falls mid-body");
-    let report = ingest(uncut.path(), objects, streaming());
+    let report = ingest(uncut.path(), objects, streaming_options());
     assert!(report.summary.output_files > 3, "parts are written before the cut, then taken back");
     for (cuts, lands) in [(1, true), (lake::store::BODY_ATTEMPTS, false)] {
         let store = std::sync::Arc::new(CutBodies {
@@ -262,7 +244,7 @@ fn a_streamed_body_cut_mid_way_is_read_again() {
             gets: Default::default(),
         });
         let lake_dir = tempfile::tempdir().unwrap();
-        let report = ingest(lake_dir.path(), with_etag(store.clone()), streaming());
+        let report = ingest(lake_dir.path(), with_etag(store.clone()), streaming_options());
         let gets: u32 = store.gets.lock().unwrap().values().sum();
         if lands {
             assert!(report.failures.is_empty(), "{:?}", report.failures);

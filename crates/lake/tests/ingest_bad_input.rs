@@ -150,12 +150,7 @@ fn a_record_too_large_to_hold_is_quarantined_alone() {
     let whole = tempfile::tempdir().unwrap();
     let whole_report = ingest(whole.path(), sources(&path), IngestOptions::default());
     let streamed = tempfile::tempdir().unwrap();
-    let opts = IngestOptions {
-        limits: trail::ReadLimits { whole_buffer_max: 1024, ..trail::ReadLimits::default() },
-        in_memory_max: 1024,
-        ..IngestOptions::default()
-    };
-    let streamed_report = ingest(streamed.path(), sources(&path), opts);
+    let streamed_report = ingest(streamed.path(), sources(&path), streaming_options());
     for (lake, report) in [(whole.path(), &whole_report), (streamed.path(), &streamed_report)] {
         assert!(report.failures.is_empty(), "{:?}", report.failures);
         assert_eq!(report.summary.quarantined_records, 1);

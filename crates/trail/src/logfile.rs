@@ -351,70 +351,62 @@ fn visit_records_fast<R: Read, F: FnMut(RawRecord<'_>)>(
     // `{"Records":[`, with any whitespace, within the first PREAMBLE_MAX bytes.
     let mut at = 0u64;
     for token in [&b"{"[..], b"\"Records\"", b":", b"["] {
-        match window.skip_whitespace(at, 0, PREAMBLE_MAX).map_err(FileError::Io)? {
-            Next::Byte(p, _) if window.starts_with(p, token, 0).map_err(FileError::Io)? => at = p + token.len() as u64,
+        match window.skip_whitespace(at, 0, PREAMBLE_MAX)? {
+            Next::Byte(p, _) if window.starts_with(p, token, 0)? => at = p + token.len() as u64,
             _ => return Ok(Some(Resume::FromStart)),
         }
     }
-    let mut resume = Resume::InRecords { after_record: false, at };
+    // The hand-over point: right after `[` or after the last record, kept in the window.
     let mut after = at;
-    let mut records = 0u64;
-    'records: loop {
-        let start = match window.skip_whitespace(after, after, GAP_MAX).map_err(FileError::Io)? {
-            Next::Byte(p, b'{') if records == 0 => p,
-            Next::Byte(p, b',') if records > 0 => {
-                match window.skip_whitespace(p + 1, after, GAP_MAX).map_err(FileError::Io)? {
-                    Next::Byte(p, b'{') => p,
-                    _ => return Ok(Some(resume)),
-                }
-            }
+    let mut after_record = false;
+    let hand_over = |after_record, at| Ok(Some(Resume::InRecords { after_record, at }));
+    loop {
+        let start = match window.skip_whitespace(after, after, GAP_MAX)? {
+            Next::Byte(p, b'{') if !after_record => p,
+            Next::Byte(p, b',') if after_record => match window.skip_whitespace(p + 1, after, GAP_MAX)? {
+                Next::Byte(p, b'{') => p,
+                _ => return hand_over(after_record, after),
+            },
             Next::Byte(p, b']') => {
                 at = p + 1;
                 break;
             }
-            _ => return Ok(Some(resume)),
+            _ => return hand_over(after_record, after),
         };
         let mut scan = RecordScan::default();
-        let end = loop {
+        let (end, held) = loop {
             if let Some(len) = scan.advance(window.text(start)) {
-                break start + len as u64;
+                break (start + len as u64, true);
             }
             if scan.scanned > held_max {
-                let end = skip_record(window, &mut scan, start, index.get())?;
-                let i = index.get();
-                visit(RawRecord { index: i, raw: RawValue::NULL, not_held: Some(end - start) });
-                index.set(i + 1);
-                after = end;
-                records += 1;
-                resume = Resume::InRecords { after_record: true, at: end };
-                continue 'records;
+                break (skip_record(window, &mut scan, start, index.get())?, false);
             }
-            if !window.fill(after).map_err(FileError::Io)? {
-                return Ok(Some(resume));
+            if !window.fill(after)? {
+                return hand_over(after_record, after);
             }
         };
-        if scan.max_depth > FAST_DEPTH_MAX {
-            return Ok(Some(resume));
-        }
-        match serde_json::from_slice::<&RawValue>(window.span(start, end)) {
-            Ok(raw) => {
-                let i = index.get();
-                visit(RawRecord::held(i, raw));
-                index.set(i + 1);
+        let record = if held {
+            if scan.max_depth > FAST_DEPTH_MAX {
+                return hand_over(after_record, after);
             }
-            Err(_) => return Ok(Some(resume)),
-        }
-        after = end;
-        records += 1;
-        resume = Resume::InRecords { after_record: true, at: end };
+            match serde_json::from_slice::<&RawValue>(window.span(start, end)) {
+                Ok(raw) => RawRecord::held(index.get(), raw),
+                Err(_) => return hand_over(after_record, after),
+            }
+        } else {
+            RawRecord { index: index.get(), raw: RawValue::NULL, not_held: Some(end - start) }
+        };
+        visit(record);
+        index.set(index.get() + 1);
+        (after, after_record) = (end, true);
     }
     // `]` seen: only `}` and whitespace may follow; `after` is kept for a hand-over.
-    if let Next::Byte(p, b'}') = window.skip_whitespace(at, after, GAP_MAX).map_err(FileError::Io)? {
-        if let Next::End = window.skip_whitespace(p + 1, after, GAP_MAX).map_err(FileError::Io)? {
+    if let Next::Byte(p, b'}') = window.skip_whitespace(at, after, GAP_MAX)? {
+        if let Next::End = window.skip_whitespace(p + 1, after, GAP_MAX)? {
             return Ok(None);
         }
     }
-    Ok(Some(resume))
+    hand_over(after_record, after)
 }
 
 /// Skips the rest of a record too large to hold, from `start` where `scan` stopped, dropping the
@@ -432,7 +424,7 @@ fn skip_record<R: Read>(
             return Ok(at + len as u64);
         }
         at += scan.scanned as u64;
-        if !window.fill(at).map_err(FileError::Io)? {
+        if !window.fill(at)? {
             let (line, column) = window.position_at(window.base + window.filled as u64);
             return Err(FileError::Json {
                 line,
@@ -483,7 +475,8 @@ impl<R: Read> Window<R> {
     }
 
     /// Reads more text, first dropping what lies before `keep`. `false` at the end of the input.
-    fn fill(&mut self, keep: u64) -> io::Result<bool> {
+    /// A read error is the source's ([`FileError::Io`]; `visit_stream` tells a failed inflate).
+    fn fill(&mut self, keep: u64) -> Result<bool, FileError> {
         if self.eof {
             return Ok(false);
         }
@@ -509,13 +502,13 @@ impl<R: Read> Window<R> {
                     return Ok(true);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Err(e) => return Err(FileError::Io(e)),
             }
         }
     }
 
     /// What follows the whitespace (JSON's four bytes) at `from`, keeping the text from `keep`.
-    fn skip_whitespace(&mut self, from: u64, keep: u64, max: u64) -> io::Result<Next> {
+    fn skip_whitespace(&mut self, from: u64, keep: u64, max: u64) -> Result<Next, FileError> {
         let mut at = from;
         loop {
             let text = self.text(at);
@@ -533,7 +526,7 @@ impl<R: Read> Window<R> {
     }
 
     /// Whether the text at `at` starts with `token`, keeping the text from `keep`.
-    fn starts_with(&mut self, at: u64, token: &[u8], keep: u64) -> io::Result<bool> {
+    fn starts_with(&mut self, at: u64, token: &[u8], keep: u64) -> Result<bool, FileError> {
         while self.text(at).len() < token.len() {
             if !self.fill(keep)? {
                 break;

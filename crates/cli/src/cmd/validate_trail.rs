@@ -160,7 +160,6 @@ pub fn load_public_keys(
     Ok(all)
 }
 
-// main.rs hands every command its Args by value.
 pub fn run(args: &Args) -> Result<u8> {
     let end = args.end.unwrap_or_else(Utc::now);
     if args.start > end {

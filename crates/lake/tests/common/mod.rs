@@ -33,6 +33,16 @@ pub fn sources(path: &Path) -> Vec<Source> {
         .collect()
 }
 
+/// Options that send every file through the streaming reader, with small flushes (more parts).
+pub fn streaming_options() -> IngestOptions {
+    IngestOptions {
+        limits: trail::ReadLimits { whole_buffer_max: 1024, ..trail::ReadLimits::default() },
+        in_memory_max: 1024,
+        flush_bytes: 64 << 10,
+        window_bytes: 1,
+    }
+}
+
 pub fn ingest(lake: &Path, sources: Vec<Source>, opts: IngestOptions) -> IngestReport {
     let store: Arc<dyn Store> = Arc::new(LocalStore::new(lake));
     Ingestor::new(store, opts).ingest(sources, &|_, _| {}).expect("lake writable")
